@@ -1,0 +1,1 @@
+"""Channel adapters (web, wechat, sms, voice) and the conversation gateway."""

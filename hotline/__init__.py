@@ -1,0 +1,1 @@
+"""Services app assembly: settings, database, redis, app factory, CLI, worker, dev stack."""

@@ -1,0 +1,48 @@
+"""CLI: python -m hotline {serve|worker|migrate|stack}."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from hotline import logs
+from hotline.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hotline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the services app")
+    sub.add_parser("worker", help="run the background worker")
+    sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    sub.add_parser("stack", help="start every process (make run)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_json and args.command != "stack")
+
+    if args.command == "serve":
+        from hotline.app import create_app
+
+        app = create_app(settings)
+        app.run(host=settings.host, port=settings.port, single_process=True, access_log=False,
+                motd=False)
+    elif args.command == "worker":
+        from hotline.worker import run_forever
+
+        asyncio.run(run_forever(settings))
+    elif args.command == "migrate":
+        from hotline.migrate import upgrade
+
+        upgrade(settings)
+    elif args.command == "stack":
+        from hotline.migrate import upgrade
+        from hotline.stack import run
+
+        upgrade(settings)
+        return asyncio.run(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""GET /healthz: database, Redis, Rasa and the background worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sanic import Blueprint, Request, json
+from sqlalchemy import select, text
+
+from hotline.db import utcnow
+from hotline.models import WorkerHeartbeat
+
+bp = Blueprint("health")
+
+
+async def _check(coro) -> dict:
+    try:
+        detail = await coro
+        return {"ok": True, **(detail or {})}
+    except Exception as exc:  # a health check reports every failure, whatever it is
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+async def _database(app) -> dict:
+    async with app.ctx.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return {"backend": app.ctx.engine.dialect.name}
+
+
+async def _redis(app) -> dict:
+    await app.ctx.redis.ping()
+    return {"backend": "redis" if app.ctx.settings.redis_url else "fakeredis"}
+
+
+async def _rasa(app) -> dict:
+    resp = await app.ctx.http.get(f"{app.ctx.settings.rasa_url}/version", timeout=3)
+    resp.raise_for_status()
+    return {"version": resp.json().get("version")}
+
+
+async def _worker(app) -> dict:
+    async with app.ctx.sessions() as s:
+        beat = await s.scalar(select(WorkerHeartbeat).where(WorkerHeartbeat.name == "worker"))
+    if beat is None:
+        raise RuntimeError("worker has not reported yet")
+    age = utcnow() - beat.beat_at
+    if age > timedelta(seconds=max(3 * app.ctx.settings.worker_interval_s, 30)):
+        raise RuntimeError(f"last heartbeat {int(age.total_seconds())} s ago")
+    return {"last_beat_s": round(age.total_seconds(), 1)}
+
+
+@bp.get("/healthz")
+async def healthz(request: Request):
+    app = request.app
+    checks = {name: await _check(fn(app)) for name, fn in
+              (("database", _database), ("redis", _redis), ("rasa", _rasa), ("worker", _worker))}
+    ok = all(c["ok"] for c in checks.values())
+    return json({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)

@@ -1,0 +1,61 @@
+"""Background worker: periodic jobs (SLA sweeps for now) and a heartbeat the app reports.
+
+Runs as its own process (`python -m hotline worker`); several can run side by side since
+each job is idempotent (a breach is recorded once per ticket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hotline.db import create_engine, session_factory, utcnow
+from hotline.models import WorkerHeartbeat
+from hotline.settings import Settings
+from referral.service import mark_breaches
+
+log = logging.getLogger("hotline.worker")
+
+
+async def _heartbeat(sf, result: str) -> None:
+    async with sf() as s, s.begin():
+        insert = postgresql.insert if s.bind.dialect.name == "postgresql" else sqlite.insert
+        now = utcnow()
+        await s.execute(
+            insert(WorkerHeartbeat)
+            .values(name="worker", beat_at=now, last_result=result)
+            .on_conflict_do_update(index_elements=["name"],
+                                   set_={"beat_at": now, "last_result": result})
+        )
+
+
+async def run_once(sf) -> str:
+    breached = await mark_breaches(sf, utcnow())
+    return f"sla_breaches_recorded={breached}"
+
+
+async def run_forever(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    sf = session_factory(engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started, interval %.0f s", settings.worker_interval_s)
+    try:
+        while not stop.is_set():
+            try:
+                result = await run_once(sf)
+                await _heartbeat(sf, result)
+            except Exception:  # one failed sweep must not stop the next
+                log.exception("worker sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=settings.worker_interval_s)
+            except TimeoutError:
+                pass
+    finally:
+        await engine.dispose()
+        log.info("worker stopped")

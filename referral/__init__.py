@@ -1,0 +1,1 @@
+"""Referral tickets, departments directory, routing, SLA clocks, escalation, audit."""

@@ -1,0 +1,91 @@
+"""HTTP entrypoints of the referral service: parse, call one service function, render."""
+
+from __future__ import annotations
+
+import re
+
+from sanic import Blueprint, Request, json
+
+from hotline.errors import ApiError, invalid, not_found, read_json
+from referral import domain, service
+from rules.regions import region_codes
+
+bp = Blueprint("referral")
+
+_PHONE_RE = re.compile(r"^\+?\d[\d\- ]{5,19}$")
+_REF_RE = re.compile(r"^12349-\d{8}-\d{4,}$")
+_LIMITS = {"citizen.name": 64, "description": 4000, "street": 64, "channel": 16,
+           "conversation_id": 128}
+LOOKUP_FAILURES_PER_HOUR = 10
+
+
+def _str(data: dict, path: str, required: bool = True) -> str | None:
+    cur = data
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    if cur is None or (isinstance(cur, str) and not cur.strip()):
+        if required:
+            raise invalid(path, f"{path} is required")
+        return None
+    if not isinstance(cur, str):
+        raise invalid(path, f"{path} must be a string")
+    cur = cur.strip()
+    if len(cur) > _LIMITS.get(path, 64):
+        raise invalid(path, f"{path} is longer than {_LIMITS.get(path, 64)} characters")
+    return cur
+
+
+def parse_new_referral(data: dict) -> service.NewReferral:
+    program = _str(data, "program")
+    if program not in domain.PROGRAMS:
+        raise invalid("program", f"unknown program {program!r}")
+    region = _str(data, "region")
+    if region not in region_codes():
+        raise invalid("region", f"unknown region {region!r}")
+    phone = _str(data, "citizen.phone")
+    if not _PHONE_RE.match(phone):
+        raise invalid("citizen.phone", "citizen.phone is not a phone number")
+    urgency = _str(data, "urgency", required=False) or "normal"
+    if urgency not in domain.URGENCIES:
+        raise invalid("urgency", "urgency must be normal or urgent")
+    return service.NewReferral(
+        program=program, region=region, citizen_name=_str(data, "citizen.name"),
+        citizen_phone=phone, description=_str(data, "description"), urgency=urgency,
+        street=_str(data, "street", required=False),
+        channel=_str(data, "channel", required=False) or "api",
+        conversation_id=_str(data, "conversation_id", required=False),
+    )
+
+
+@bp.post("/api/referrals")
+async def create(request: Request):
+    req = parse_new_referral(await read_json(request))
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 128):
+        raise invalid("Idempotency-Key", "Idempotency-Key must be 1-128 characters")
+    try:
+        body, created = await service.create_referral(
+            request.app.ctx.sessions, req, key, actor=f"api:{req.channel}"
+        )
+    except service.IdempotencyConflict:
+        raise ApiError(409, "idempotency_conflict",
+                       "this Idempotency-Key was used with a different request") from None
+    return json(body, status=201 if created else 200)
+
+
+@bp.get("/api/referrals/<reference_no:str>")
+async def citizen_lookup(request: Request, reference_no: str):
+    """Citizen-facing status. Needs the phone's last 4 digits; failures are rate-limited."""
+    if not _REF_RE.match(reference_no):
+        raise not_found("referral")
+    last4 = request.args.get("phone_last4", "")
+    redis = request.app.ctx.redis
+    fail_key = f"referral:lookup-fail:{reference_no}"
+    if int(await redis.get(fail_key) or 0) >= LOOKUP_FAILURES_PER_HOUR:
+        raise ApiError(429, "too_many_attempts", "too many wrong attempts; try again later")
+    view = await service.get_for_citizen(request.app.ctx.sessions, reference_no, last4)
+    if view is None:
+        async with redis.pipeline(transaction=True) as pipe:
+            await pipe.incr(fail_key).expire(fail_key, 3600).execute()
+        raise not_found("referral")
+    return json(view)

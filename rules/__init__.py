@@ -1,0 +1,1 @@
+"""Eligibility rules, region parameters with sources, policy knowledge base."""

@@ -1,0 +1,121 @@
+"""Shared fixtures: a fresh database per run (real PostgreSQL when DATABASE_URL is set, else a
+SQLite file), migrated with Alembic; a test Redis database; the app served in-process on a
+free port, reached with a real HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from sanic import Sanic
+
+from hotline.app import create_app
+from hotline.db import create_engine, session_factory
+from hotline.migrate import upgrade
+from hotline.settings import Settings
+
+Sanic.test_mode = True  # several apps per process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _with_path(url: str, path: str) -> str:
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, path, p.query, p.fragment))
+
+
+async def _admin(server_url: str):
+    return await asyncpg.connect(_with_path(server_url, "/postgres").replace("postgresql+asyncpg", "postgresql"))
+
+
+@pytest.fixture(scope="session")
+async def settings(tmp_path_factory):
+    """Settings for this test run: its own database, its own Redis db number."""
+    base = Settings.from_env()
+    env = {k: v for k, v in os.environ.items()}
+    db_name = None
+    if base.uses_real_servers:
+        db_name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+        conn = await _admin(base.database_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{db_name}"')
+        finally:
+            await conn.close()
+        env["DATABASE_URL"] = _with_path(base.database_url, f"/{db_name}")
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if base.redis_url:
+        env["REDIS_URL"] = _with_path(base.redis_url, "/" + os.environ.get("REDIS_TEST_DB", "13"))
+    env["HOTLINE_VAR_DIR"] = str(tmp_path_factory.mktemp("var"))
+    s = Settings.from_env(env)
+    await asyncio.to_thread(upgrade, s)
+    if s.redis_url:
+        from hotline.cache import create_redis
+
+        r = create_redis(s.redis_url)
+        await r.flushdb()
+        await r.aclose()
+    yield s
+    if db_name:
+        conn = await _admin(base.database_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def sessions(settings):
+    engine = create_engine(settings.database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+class LiveApp:
+    def __init__(self, app, url: str):
+        self.app, self.url = app, url
+
+
+async def serve(settings: Settings, **overrides) -> tuple[LiveApp, object]:
+    port = free_port()
+    s = replace(settings, port=port, **overrides)
+    app = create_app(s, name=f"hotline_test_{uuid.uuid4().hex[:8]}")
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
+                                     access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    return LiveApp(app, f"http://127.0.0.1:{port}"), server
+
+
+async def shutdown(server) -> None:
+    await server.before_stop()
+    server.close()
+    await server.wait_closed()
+    await server.after_stop()
+
+
+@pytest.fixture(scope="session")
+async def live_app(settings):
+    """The services app served on a free port (Rasa pointed at a closed port unless a test
+    provides one)."""
+    live, server = await serve(settings, rasa_url=f"http://127.0.0.1:{free_port()}")
+    yield live
+    await shutdown(server)
+
+
+@pytest.fixture
+async def api(live_app):
+    async with httpx.AsyncClient(base_url=live_app.url, timeout=30) as client:
+        yield client
