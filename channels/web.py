@@ -41,4 +41,4 @@ async def post_message(request: Request):
 
 @bp.get("/chat")
 async def chat_page(request: Request):
-    return render(request, "chat.html")
+    return await render(request, "chat.html")

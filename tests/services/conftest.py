@@ -36,7 +36,8 @@ def _with_path(url: str, path: str) -> str:
 
 
 async def _admin(server_url: str):
-    return await asyncpg.connect(_with_path(server_url, "/postgres").replace("postgresql+asyncpg", "postgresql"))
+    url = _with_path(server_url, "/postgres").replace("postgresql+asyncpg", "postgresql")
+    return await asyncpg.connect(url)
 
 
 @pytest.fixture(scope="session")

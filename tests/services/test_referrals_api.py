@@ -1,0 +1,107 @@
+"""POST/GET /api/referrals against the real database (PostgreSQL in CI)."""
+
+import asyncio
+import re
+import uuid
+
+from sqlalchemy import func, select
+
+from referral.models import Ticket
+
+
+def referral(**over):
+    body = {"program": "dibao", "region": "341503",
+            "citizen": {"name": "王秀英", "phone": "13800001234"},
+            "description": "老伴瘫痪在床，没有收入", "channel": "web"}
+    body.update(over)
+    return body
+
+
+async def test_create_returns_reference_and_sla(api):
+    r = await api.post("/api/referrals", json=referral())
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert re.fullmatch(r"12349-\d{8}-\d{4}", body["reference_no"])
+    assert body["department"] == "civil_affairs" and body["status"] == "new"
+    assert body["sla"]["first_response_due"] < body["sla"]["resolution_due"]
+
+
+async def test_concurrent_duplicates_create_one_ticket(api, sessions):
+    key = f"dup-{uuid.uuid4()}"
+    body = referral(description=f"并发重复 {key}")
+    results = await asyncio.gather(*[
+        api.post("/api/referrals", json=body, headers={"Idempotency-Key": key}) for _ in range(8)
+    ])
+    assert sorted(r.status_code for r in results).count(201) == 1
+    assert {r.json()["reference_no"] for r in results} == {results[0].json()["reference_no"]}
+    async with sessions() as s:
+        n = await s.scalar(select(func.count()).select_from(Ticket)
+                           .where(Ticket.description == body["description"]))
+    assert n == 1
+
+
+async def test_same_key_different_body_is_a_conflict(api):
+    key = f"k-{uuid.uuid4()}"
+    assert (await api.post("/api/referrals", json=referral(),
+                           headers={"Idempotency-Key": key})).status_code == 201
+    r = await api.post("/api/referrals", json=referral(description="另一件事"),
+                       headers={"Idempotency-Key": key})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_conflict"
+
+
+async def test_citizen_lookup_needs_last_four_digits(api):
+    ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
+    ok = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
+    assert ok.status_code == 200 and ok.json()["status"] == "new"
+    assert "citizen" not in ok.text and "13800001234" not in ok.text
+    wrong = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "9999"})
+    unknown = await api.get("/api/referrals/12349-20000101-0001", params={"phone_last4": "1234"})
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.json() == unknown.json()
+
+
+async def test_repeated_wrong_digits_are_rate_limited(api):
+    ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
+    codes = [(await api.get(f"/api/referrals/{ref}", params={"phone_last4": f"{i:04d}"})).status_code
+             for i in range(12)]
+    assert codes[:10] == [404] * 10 and codes[-1] == 429
+    # even the right digits are refused until the window passes
+    right = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
+    assert right.status_code == 429
+
+
+async def test_invalid_input_names_the_field(api):
+    cases = [
+        (referral(program="lottery"), "program"),
+        (referral(region="999999"), "region"),
+        (referral(citizen={"name": "王"}), "citizen.phone"),
+        (referral(citizen={"name": "王", "phone": "abc"}), "citizen.phone"),
+        (referral(description=""), "description"),
+        (referral(urgency="yesterday"), "urgency"),
+    ]
+    for body, field in cases:
+        r = await api.post("/api/referrals", json=body)
+        assert r.status_code == 422, (field, r.text)
+        assert r.json()["error"]["field"] == field
+
+
+async def test_malformed_bodies_get_clear_errors(api):
+    r = await api.post("/api/referrals", content=b"{not json",
+                       headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    r = await api.post("/api/referrals", content=b"[1,2]")
+    assert r.status_code == 400
+    r = await api.post("/api/referrals", content=b"x" * (300 * 1024))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+async def test_queue_page_shows_masked_ticket_in_deadline_order(api):
+    urgent = (await api.post("/api/referrals", json=referral(
+        program="temporary", urgency="urgent", description="房子塌了"))).json()
+    page = await api.get("/console/queue", params={"department": "civil_affairs"})
+    assert page.status_code == 200
+    assert urgent["reference_no"] in page.text
+    assert "13800001234" not in page.text and "138****1234" in page.text
+    assert "王秀英" not in page.text and "王**" in page.text
+    other = await api.get("/console/queue", params={"department": "education"})
+    assert urgent["reference_no"] not in other.text

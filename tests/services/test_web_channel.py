@@ -1,0 +1,97 @@
+"""The gateway through POST /channels/web/messages, with a fake Rasa that records turns."""
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from channels.models import Conversation, Message
+from tests.services.conftest import serve, shutdown
+from tests.services.fakes import FakeRasa
+
+
+@pytest.fixture(scope="module")
+async def rasa():
+    fake = await FakeRasa().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture(scope="module")
+async def web(settings, rasa):
+    live, server = await serve(settings, rasa_url=rasa.url)
+    async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        yield client
+    await shutdown(server)
+
+
+def msg(text, sender=None, message_id=None, **extra):
+    return {"sender": sender or f"t-{uuid.uuid4()}", "text": text,
+            "message_id": message_id or str(uuid.uuid4()), **extra}
+
+
+async def test_turn_reaches_rasa_with_metadata_and_replies_are_stored(web, rasa, sessions):
+    body = msg("你好", metadata={"region": "430200", "evil": "x"})
+    r = await web.post("/channels/web/messages", json=body)
+    assert r.status_code == 200
+    replies = r.json()["replies"]
+    assert replies[0]["text"] == "收到：你好"
+    sent = rasa.received[-1]
+    assert sent["sender"] == f"web:{body['sender']}" and sent["message"] == "你好"
+    assert sent["metadata"]["region"] == "430200" and "evil" not in sent["metadata"]
+    assert sent["metadata"]["channel"] == "web"
+    async with sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
+        rows = list(await s.scalars(select(Message).where(Message.conversation_id == conv.id)
+                                    .order_by(Message.id)))
+    assert [(m.direction, m.author) for m in rows] == [("in", "citizen"), ("out", "bot"),
+                                                       ("out", "bot")]
+
+
+async def test_retry_of_same_message_is_one_turn(web, rasa, sessions):
+    body = msg("我要求助")
+    before = len(rasa.received)
+    first, *retries = await asyncio.gather(*[web.post("/channels/web/messages", json=body)
+                                             for _ in range(5)])
+    assert len(rasa.received) == before + 1
+    assert all(r.json()["replies"] == first.json()["replies"] for r in retries)
+    assert sum(r.json()["duplicate"] for r in (first, *retries)) == 4
+    async with sessions() as s:
+        n = len(list(await s.scalars(select(Message).where(Message.external_id == body["message_id"]))))
+    assert n == 1
+
+
+async def test_bot_down_keeps_the_message_and_retry_answers_it(web, rasa, sessions):
+    body = msg("救命，房子漏水了")
+    rasa.fail = True
+    try:
+        r = await web.post("/channels/web/messages", json=body)
+    finally:
+        rasa.fail = False
+    assert r.status_code == 503
+    assert "已收到" in r.json()["replies"][0]["text"]
+    async with sessions() as s:
+        stored = await s.scalar(select(Message).where(Message.external_id == body["message_id"]))
+    assert stored.text == body["text"] and stored.payload == {"answered": False}
+    again = await web.post("/channels/web/messages", json=body)
+    assert again.status_code == 200 and again.json()["replies"][0]["text"].startswith("收到")
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"text": "hi"}, "sender"),
+    ({"sender": "a"}, "text"),
+    ({"sender": "a", "text": "   "}, "text"),
+    ({"sender": "a", "text": "x" * 2001}, "text"),
+    ({"sender": "a", "text": "hi", "metadata": [1]}, "metadata"),
+    ({"sender": "a", "text": "hi", "message_id": 5}, "message_id"),
+])
+async def test_bad_messages_name_the_field(web, body, field):
+    r = await web.post("/channels/web/messages", json=body)
+    assert r.status_code == 422 and r.json()["error"]["field"] == field
+
+
+async def test_chat_page_is_served(web):
+    r = await web.get("/chat")
+    assert r.status_code == 200 and "12349" in r.text and "/channels/web/messages" in r.text
