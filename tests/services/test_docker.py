@@ -1,0 +1,39 @@
+"""docker/compose.yml is valid and starts exactly the commands `make run` starts."""
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from hotline.settings import ROOT, Settings
+from hotline.stack import process_specs
+
+COMPOSE = ROOT / "docker" / "compose.yml"
+
+
+def test_compose_file_is_valid_for_docker_compose():
+    exe = shutil.which("docker-compose")
+    if exe is None:  # .ci/run installs Debian's docker-compose; a dev box may lack it
+        pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
+    out = subprocess.run([exe, "-f", str(COMPOSE), "config"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout)
+    assert {"postgres", "redis", "rasa", "actions", "services", "worker"} <= set(config["services"])
+    for name in ("postgres", "redis", "rasa", "actions", "services"):
+        assert "healthcheck" in config["services"][name], name
+
+
+def test_compose_commands_match_make_run():
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    real = Settings.from_env({"DATABASE_URL": "postgresql://u@db/x", "REDIS_URL": "redis://r:6379/0"})
+    for spec in process_specs(real):
+        assert compose[spec.name]["command"] == spec.argv, spec.name
+
+
+def test_images_put_the_venvs_where_the_commands_expect_them():
+    bot = (ROOT / "docker" / "Dockerfile.bot").read_text()
+    services = (ROOT / "docker" / "Dockerfile.services").read_text()
+    assert "python -m venv .venv-bot" in bot and "WORKDIR /app" in bot
+    assert "python -m venv .venv" in services and "WORKDIR /app" in services
