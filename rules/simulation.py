@@ -1,0 +1,109 @@
+"""Run the OpenFisca rules for one screen request and return plain Python facts.
+
+Inputs the citizen did not give are filled with neutral values here; the screen knows which
+ones were missing and does not rely on findings computed from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+from openfisca_core.indexed_enums import EnumArray
+from openfisca_core.simulations import SimulationBuilder
+
+from rules.openfisca_hotline import tax_benefit_system
+from rules.regions import regions
+from rules.screen_request import ScreenRequest
+
+HOUSEHOLD_VARIABLES = (
+    "household_size", "dibao_standard", "employment_cost_deductions", "countable_income",
+    "per_capita_income", "per_capita_financial_assets", "asset_limit_per_capita",
+    "assets_within_limit", "dibao_income_below_standard", "dibao_eligible", "dibao_monthly_amount",
+    "dibao_phase_out_income_in_band", "dibao_phase_out_applicable", "dibao_phase_out_months",
+    "has_disabled_member", "has_employed_member",
+    "tekun_support_standard", "tekun_support_standard_centralized",
+    "low_income_ceiling", "low_income_income_in_band", "low_income_eligible",
+    "expenditure_hardship_income_in_band", "expenditure_hardship_below_standard_after_expenses",
+    "expenditure_hardship_eligible", "per_capita_income_after_rigid_expenses",
+    "temporary_assistance_type", "temporary_assistance_minimum", "temporary_assistance_maximum",
+    "temporary_urgent_advance", "temporary_approval_level", "temporary_village_amount",
+    "temporary_township_amount", "temporary_district_amount",
+    "medical_need", "zero_employment_household", "disaster_assistance_eligible",
+)
+PERSON_VARIABLES = (
+    "is_minor", "severely_disabled", "employment_cost_deduction", "tekun_no_work_ability",
+    "dibao_single_person_condition", "unemployed_able_to_work",
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    household: dict[str, Any]
+    persons: list[dict[str, Any]]
+
+
+def _python(value):
+    if isinstance(value, numpy.bool_):
+        return bool(value)
+    if isinstance(value, numpy.integer):
+        return int(value)
+    if isinstance(value, numpy.floating):
+        return float(value)
+    return value
+
+
+def _values(array) -> list:
+    if isinstance(array, EnumArray):
+        return [str(v) for v in array.decode_to_str()]
+    return [_python(v) for v in array]
+
+
+def situation(req: ScreenRequest, period: str) -> dict:
+    """The OpenFisca situation (build_from_entities) for one household."""
+    def at(value):
+        return {period: value}
+
+    persons = {}
+    for i, m in enumerate(req.members):
+        persons[f"m{i}"] = {
+            "age": at(m.age if m.age is not None else 30),
+            "can_work": at(m.can_work is not False),
+            "monthly_income": at(req.member_income(i) or 0),
+            "disability_level": at(m.disability_level or 0),
+            "disability_category": at(m.disability_category or "unknown"),
+            "serious_illness": at(m.serious_illness),
+            "employed": at(m.employed),
+            "student_stage": at(m.student_stage or "none"),
+        }
+    rigid = req.rigid_expenses or {}
+    emergency = req.emergency
+    household = {
+        "members": list(persons),
+        "region": at(regions()[req.region]["parameters"]),
+        "area": at(req.area or "urban"),
+        "financial_assets": at(req.financial_assets or 0),
+        "medical_expenses": at(rigid.get("medical", 0)),
+        "education_expenses": at(rigid.get("education", 0)),
+        "care_expenses": at(rigid.get("care", 0)),
+        "has_capable_supporter": at(req.has_capable_supporter is not False),
+        "receiving_dibao": at("dibao" in req.receiving),
+        "receiving_tekun": at("tekun" in req.receiving),
+        "receiving_low_income": at("low_income" in req.receiving),
+        "housing_difficulty": at(bool(req.housing_difficulty)),
+        "emergency_type": at(emergency.type if emergency else "none"),
+        "emergency_amount_needed": at((emergency.amount or 0) if emergency else 0),
+    }
+    if req.monthly_income is not None:  # the household total overrides the sum of members
+        household["household_gross_income"] = at(req.monthly_income)
+    return {"persons": persons, "households": {"household": household}}
+
+
+def compute(req: ScreenRequest) -> Facts:
+    period = req.as_of.strftime("%Y-%m")
+    simulation = SimulationBuilder().build_from_entities(tax_benefit_system(), situation(req, period))
+    household = {name: _values(simulation.calculate(name, period))[0] for name in HOUSEHOLD_VARIABLES}
+    columns = {name: _values(simulation.calculate(name, period)) for name in PERSON_VARIABLES}
+    persons = [{name: columns[name][i] for name in PERSON_VARIABLES} for i in range(len(req.members))]
+    return Facts(household=household, persons=persons)
