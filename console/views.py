@@ -1,22 +1,39 @@
-"""Staff console pages. Lists show masked personal data only."""
+"""Staff console pages (转介工作台): login, queue, ticket detail and actions, dashboard, users.
+
+Handlers are thin: parse the form, call one referral.service or console.users function,
+render or redirect (post/redirect/get with a one-shot flash message). Lists show masked
+personal data only; the detail page shows it in full and the service audits each view.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 import yaml
-from sanic import Blueprint, Request
+from sanic import Blueprint, HTTPResponse, Request, json, redirect
 
+from console import auth, users
+from console.auth import client_ip, login_required
+from console.chart import backlog_chart
 from hotline.db import utcnow
-from hotline.errors import invalid
-from hotline.privacy import mask_name, mask_phone
+from hotline.errors import ApiError
 from hotline.templating import render
 from referral import domain, service
-from referral.workdays import CHINA
-from rules.regions import regions
+from referral.access import can_view
+from referral.models import OPEN_STATUSES
+from referral.workdays import CHINA, add_working_days
 
 bp = Blueprint("console", url_prefix="/console")
+PAGE_SIZE = 50
+_UNIT_SEP = re.compile(r"[\n,，、;；]+")
 
 
 @cache
@@ -24,22 +41,380 @@ def labels() -> dict:
     return yaml.safe_load(Path(__file__).with_name("labels.yml").read_text(encoding="utf-8"))
 
 
-@bp.get("/queue")
-async def queue(request: Request):
-    department = request.args.get("department", "civil_affairs")
-    departments = domain.routing()["departments"]
-    if department not in departments:
-        raise invalid("department", f"unknown department {department!r}")
+# --- every console response ----------------------------------------------------------------------
+
+@bp.on_request
+async def _nonce(request: Request):
+    request.ctx.csp_nonce = secrets.token_urlsafe(16)
+
+
+@bp.on_response
+async def _security_headers(request: Request, response: HTTPResponse):
+    nonce = getattr(request.ctx, "csp_nonce", "")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")  # pages carry personal data
+
+
+@bp.exception(ApiError)
+async def _error_page(request: Request, exc: ApiError):
+    if request.content_type.startswith("application/json"):
+        return json({"error": {"code": exc.code, "message": str(exc), **exc.details}},
+                    status=exc.status_code)
+    message = labels()["errors"].get(exc.code, str(exc))
+    return await _render(request, "error.html", status=exc.status_code, message=message)
+
+
+async def _render(request: Request, name: str, status: int = 200, **ctx) -> HTTPResponse:
+    logged_in = getattr(request.ctx, "viewer", None) is not None
+    return await render(
+        request, name, status=status, L=labels(), departments=domain.departments(),
+        viewer=request.ctx.viewer if logged_in else None,
+        user=request.ctx.user if logged_in else None,
+        csrf_token=request.ctx.csrf_token if logged_in else "",
+        flash=await auth.pop_flash(request) if logged_in else None, **ctx)
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "ticket not found")
+
+
+@bp.listener("after_server_start")
+async def _seed_demo_users(app, _loop=None):
+    # TODO(lead): read settings.seed_demo_users once the HOTLINE_SEED_DEMO_USERS field exists.
+    if not getattr(app.ctx.settings, "seed_demo_users", False):
+        return
+    created = await users.seed_demo_users(app.ctx.sessions)
+    if created:
+        lines = "\n".join(f"  {u:<24} {r:<11} {p}" for u, r, p in created)
+        print(f"Demo console users (shown once; change them before real use):\n{lines}",
+              file=sys.stderr, flush=True)
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+@bp.get("/", strict_slashes=False)
+async def home(request: Request):
+    return redirect("/console/queue")
+
+
+@bp.get("/login")
+async def login_form(request: Request):
+    return await _login_page(request, next_=request.args.get("next", ""))
+
+
+async def _login_page(request: Request, next_: str = "", error: str | None = None,
+                      status: int = 200, username: str = "") -> HTTPResponse:
+    response = await _render(request, "login.html", status=status, error=error,
+                             next=auth.safe_next(next_), username=username)
+    token = auth.new_login_csrf(response, request)
+    # the token goes into the form rendered above: render once more with it
+    body = response.body.replace(b"__LOGIN_CSRF__", token.encode())
+    response.body = body
+    response.headers["content-length"] = str(len(body))
+    return response
+
+
+@bp.post("/login")
+async def login(request: Request):
+    """Form login for the browser; a JSON body (username, password) answers with the CSRF
+    token an API client sends as X-CSRF-Token."""
+    as_json = request.content_type.startswith("application/json")
+    data = (request.json if isinstance(request.json, dict) else {}) if as_json else {
+        k: request.form.get(k, "") for k in ("username", "password", "next")}
+    username, password = str(data.get("username", "")), str(data.get("password", ""))
+    log = request.app.ctx.log
+    errors = labels()["errors"]
+
+    async def refuse(code: str, status: int):
+        log.warning("console login refused", extra={"event": "login_refused", "reason": code,
+                                                    "username": username[:64], "ip": client_ip(request)})
+        if as_json:
+            raise ApiError(status, code, errors[code])
+        return await _login_page(request, data.get("next", ""), errors[code], status, username)
+
+    # JSON needs no login token: a cross-site form cannot send application/json.
+    if not as_json and not auth.login_csrf_ok(request):
+        return await refuse("login_expired", 403)
+    if await auth.ip_blocked(request):
+        return await refuse("login_throttled", 429)
+    try:
+        user = await users.authenticate(request.app.ctx.sessions, username, password)
+    except users.LoginFailed as exc:
+        await auth.count_login_failure(request)
+        return await refuse("login_locked" if exc.locked else "login_failed",
+                            423 if exc.locked else 401)
+    response = (json({"username": user.username, "role": user.role}) if as_json
+                else redirect(auth.safe_next(data.get("next"))))
+    csrf = await auth.start_session(request, response, user.id)
+    if as_json:
+        response = json({"username": user.username, "role": user.role, "csrf_token": csrf},
+                        headers=response.headers)
+    response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path=auth.LOGIN_PATH)
+    log.info("console login", extra={"event": "login", "username": user.username,
+                                      "ip": client_ip(request)})
+    return response
+
+
+@bp.post("/logout")
+@login_required()
+async def logout(request: Request):
+    response = redirect(auth.LOGIN_PATH)
+    await auth.end_session(request, response)
+    return response
+
+
+# --- queue ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueFilters:
+    department: str | None
+    status: str | None
+    program: str | None
+    urgency: str | None
+    breached: bool | None
+    q: str | None
+    page: int
+
+    @classmethod
+    def parse(cls, request: Request, sees_all: bool) -> QueueFilters:
+        args = request.args
+        L = labels()
+
+        def pick(name: str, allowed) -> str | None:
+            value = args.get(name, "")
+            return value if value in allowed else None
+
+        try:
+            page = max(1, int(args.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            department=pick("department", domain.departments()) if sees_all else None,
+            status=pick("status", [*L["statuses"], "all"]),
+            program=pick("program", L["programs"]),
+            urgency=pick("urgency", L["urgencies"]),
+            breached={"1": True, "0": False}.get(args.get("breached", "")),
+            q=(args.get("q") or "").strip()[:64] or None,
+            page=page,
+        )
+
+    def query(self, **override) -> str:
+        """The query string of these filters, for pagination links."""
+        values = {"department": self.department, "status": self.status, "program": self.program,
+                  "urgency": self.urgency, "q": self.q, "page": self.page,
+                  "breached": {True: "1", False: "0"}.get(self.breached)} | override
+        return urlencode({k: v for k, v in values.items() if v not in (None, "", 1)})
+
+
+def _urgency_class(row: dict, now: datetime, soon_until: datetime) -> str:
+    """overdue (red) · soon: less than one working day left (amber) · paused · normal."""
+    if row["status"] not in OPEN_STATUSES:
+        return "done"
+    if row["due_in_s"] < 0:
+        return "overdue"
+    if row["paused"]:
+        return "paused"
+    return "soon" if now.timestamp() + row["due_in_s"] < soon_until.timestamp() else "normal"
+
+
+def _with_clock(rows: list[dict]) -> tuple[list[dict], dict]:
     now = utcnow()
-    rows = []
-    for t in await service.department_queue(request.app.ctx.sessions, department):
-        rows.append({
-            "reference_no": t.reference_no, "program": t.program, "urgency": t.urgency,
-            "status": t.status, "street": t.street,
-            "masked_name": mask_name(t.citizen_name), "masked_phone": mask_phone(t.citizen_phone),
-            "region_name": regions().get(t.region, {}).get("name", t.region),
-            "resolution_due_local": t.resolution_due.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-            "overdue": t.resolution_due < now,
-        })
-    return await render(request, "queue.html", tickets=rows, department_name=departments[department],
-                        departments=departments, **labels())
+    soon_until = add_working_days(now, 1)
+    clock = {"now_ms": int(now.timestamp() * 1000), "soon_until_ms": int(soon_until.timestamp() * 1000)}
+    return [{**r, "level": _urgency_class(r, now, soon_until),
+             "due_at_ms": clock["now_ms"] + r["due_in_s"] * 1000} for r in rows], clock
+
+
+@bp.get("/queue")
+@login_required()
+async def queue(request: Request):
+    viewer = request.ctx.viewer
+    f = QueueFilters.parse(request, viewer.sees_all)
+    rows, total = await service.list_tickets(
+        request.app.ctx.sessions, viewer, department=f.department, status=f.status,
+        program=f.program, urgency=f.urgency, q=f.q, breached=f.breached,
+        limit=PAGE_SIZE, offset=(f.page - 1) * PAGE_SIZE)
+    rows, clock = _with_clock(rows)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return await _render(request, "queue.html", tickets=rows, total=total, filters=f,
+                         page=f.page, pages=pages, clock=clock)
+
+
+# --- ticket detail and actions ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TicketAction:
+    call: object  # the referral.service function
+    fields: tuple[str, ...] = ()
+
+    def allowed_in(self, name: str, status: str) -> bool:
+        if name in domain.TRANSITIONS:
+            return status in domain.TRANSITIONS[name][0]
+        return status in OPEN_STATUSES  # notes: while the ticket is open
+
+
+ACTIONS = {
+    "claim": TicketAction(service.claim),
+    "start": TicketAction(service.start),
+    "request_info": TicketAction(service.request_info, ("message",)),
+    "resume": TicketAction(service.resume),
+    "resolve": TicketAction(service.resolve, ("result",)),
+    "transfer": TicketAction(service.transfer, ("department", "reason")),
+    "close": TicketAction(service.close),
+    "reopen": TicketAction(service.reopen, ("reason",)),
+    "note": TicketAction(service.add_note, ("text",)),
+}
+
+
+@bp.get("/tickets/<reference_no:str>")
+@login_required()
+async def ticket(request: Request, reference_no: str):
+    try:
+        t = await service.get_ticket(request.app.ctx.sessions, request.ctx.viewer, reference_no,
+                                     ip=client_ip(request))
+    except service.NotFound:
+        raise _not_found() from None
+    (row,), clock = _with_clock([t])
+    actions = [name for name, a in ACTIONS.items() if a.allowed_in(name, t["status"])]
+    return await _render(request, "ticket.html", t=row, actions=actions, clock=clock,
+                         local_time=_local_time)
+
+
+def _local_time(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if iso else ""
+
+
+@bp.post("/tickets/<reference_no:str>/<action:str>")
+@login_required()
+async def ticket_action(request: Request, reference_no: str, action: str):
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise _not_found()
+    here = f"/console/tickets/{reference_no}"
+    L = labels()["actions"][action]
+    args = [request.form.get(name, "").strip() for name in spec.fields]
+    missing = [name for name, value in zip(spec.fields, args, strict=True) if not value]
+    if missing:
+        await auth.set_flash(request, "error", f"请填写：{L['fields'][missing[0]]}")
+        return redirect(here)
+    viewer = request.ctx.viewer
+    try:
+        t = await spec.call(request.app.ctx.sessions, viewer, reference_no, *args,
+                            ip=client_ip(request))
+    except service.NotFound:
+        raise _not_found() from None
+    except domain.InvalidTransition:
+        await auth.set_flash(request, "error", labels()["errors"]["invalid_transition"])
+        return redirect(here)
+    except service.ValidationError as exc:
+        field = L.get("fields", {}).get(exc.field, exc.field)
+        await auth.set_flash(request, "error", f"请检查“{field}”：{exc}")
+        return redirect(here)
+    done = L["done"]
+    if action == "transfer":
+        done = f"已转办至{t['department_name']}（{t['handling_unit']}）。"
+        if not can_view(viewer, t["department"], t["handling_unit"]):
+            await auth.set_flash(request, "ok", f"{reference_no} {done}")
+            return redirect("/console/queue")
+    await auth.set_flash(request, "ok", done)
+    return redirect(here)
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+@bp.get("/dashboard")
+@login_required()
+async def dashboard(request: Request):
+    rows = await service.dashboard(request.app.ctx.sessions, request.ctx.viewer)
+    totals = {k: sum(r[k] for r in rows) for k in ("open", "breached", "approaching")}
+    return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows),
+                         totals=totals, open_statuses=OPEN_STATUSES)
+
+
+# --- users (admin) -------------------------------------------------------------------------------
+
+def _units(text: str) -> list[str]:
+    return [u for u in _UNIT_SEP.split(text or "") if u.strip()]
+
+
+def _audit_account(request: Request, event: str, username: str, **detail) -> None:
+    request.app.ctx.log.info("console account change", extra={
+        "event": event, "actor": request.ctx.viewer.actor, "target_user": username,
+        "ip": client_ip(request), **detail})
+
+
+@bp.get("/users")
+@login_required("admin")
+async def users_page(request: Request):
+    return await _render(request, "users.html", accounts=await users.list_users(request.app.ctx.sessions),
+                         is_locked=users.is_locked, min_password=users.MIN_PASSWORD_LENGTH)
+
+
+@bp.post("/users")
+@login_required("admin")
+async def create_user(request: Request):
+    form = request.form
+    try:
+        user = await users.create_user(
+            request.app.ctx.sessions, form.get("username", ""), form.get("password", ""),
+            form.get("role", ""), form.get("department") or None, _units(form.get("units", "")),
+            form.get("display_name") or None)
+    except users.UserError as exc:
+        await auth.set_flash(request, "error", str(exc))
+        return redirect("/console/users")
+    _audit_account(request, "user_created", user.username, role=user.role,
+                   department=user.department, units=user.units)
+    await auth.set_flash(request, "ok", f"已创建用户 {user.username}。")
+    return redirect("/console/users")
+
+
+@bp.get("/users/<user_id:int>")
+@login_required("admin")
+async def user_page(request: Request, user_id: int):
+    account = await users.get_user(request.app.ctx.sessions, user_id)
+    if account is None:
+        raise ApiError(404, "not_found", "user not found")
+    return await _render(request, "user_edit.html", account=account, is_locked=users.is_locked,
+                         min_password=users.MIN_PASSWORD_LENGTH)
+
+
+@bp.post("/users/<user_id:int>/<action:str>")
+@login_required("admin")
+async def user_action(request: Request, user_id: int, action: str):
+    sf, form, me = request.app.ctx.sessions, request.form, request.ctx.user
+    here = f"/console/users/{user_id}"
+    if user_id == me.id and (action == "deactivate" or (
+            action == "profile" and form.get("role") != me.role)):
+        await auth.set_flash(request, "error", "不能停用自己的账号或修改自己的角色。")
+        return redirect(here)
+    try:
+        if action == "profile":
+            user = await users.update_profile(sf, user_id, form.get("role", ""),
+                                              form.get("department") or None,
+                                              _units(form.get("units", "")),
+                                              form.get("display_name", ""))
+            done = "已保存角色和权限范围。"
+        elif action == "password":
+            user = await users.set_password(sf, user_id, form.get("password", ""))
+            await auth.end_user_sessions(request.app.ctx.redis, user_id)
+            done = "已重置密码并解除锁定；该用户需重新登录。"
+        elif action in ("deactivate", "activate"):
+            user = await users.set_active(sf, user_id, action == "activate")
+            if action == "deactivate":
+                await auth.end_user_sessions(request.app.ctx.redis, user_id)
+            done = "已停用该账号。" if action == "deactivate" else "已启用该账号。"
+        else:
+            raise ApiError(404, "not_found", "no such action")
+    except users.UserError as exc:
+        await auth.set_flash(request, "error", str(exc))
+        return redirect(here)
+    _audit_account(request, f"user_{action}", user.username, role=user.role,
+                   department=user.department, units=user.units, active=user.active)
+    await auth.set_flash(request, "ok", done)
+    return redirect(here)

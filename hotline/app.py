@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     from hotline.health import bp as health_bp
     from referral.api import bp as referral_bp
     from rules.api import bp as rules_bp
+    from rules.policy_api import bp as policy_bp
 
-    for bp in (health_bp, web_bp, referral_bp, rules_bp, console_bp):
+    for bp in (health_bp, web_bp, referral_bp, rules_bp, policy_bp, console_bp):
         app.blueprint(bp)
     errors.register(app)
     return app

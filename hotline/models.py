@@ -21,4 +21,5 @@ class WorkerHeartbeat(Base):
 def import_all_models() -> None:
     """Register every package's tables on the shared metadata (for Alembic and tests)."""
     import channels.models  # noqa: F401
+    import console.models  # noqa: F401
     import referral.models  # noqa: F401

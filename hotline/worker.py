@@ -1,7 +1,7 @@
-"""Background worker: periodic jobs (SLA sweeps for now) and a heartbeat the app reports.
+"""Background worker: SLA sweeps (approaching, breached, escalations) and a heartbeat.
 
 Runs as its own process (`python -m hotline worker`); several can run side by side since
-each job is idempotent (a breach is recorded once per ticket).
+each job is idempotent (an SLA event is recorded once per ticket and clock cycle).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hotline.db import create_engine, session_factory, utcnow
 from hotline.models import WorkerHeartbeat
 from hotline.settings import Settings
-from referral.service import mark_breaches
+from referral.service import sweep_sla
 
 log = logging.getLogger("hotline.worker")
 
@@ -33,8 +33,8 @@ async def _heartbeat(sf, result: str) -> None:
 
 
 async def run_once(sf) -> str:
-    breached = await mark_breaches(sf, utcnow())
-    return f"sla_breaches_recorded={breached}"
+    counts = await sweep_sla(sf, utcnow())
+    return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "no changes"
 
 
 async def run_forever(settings: Settings) -> None:

@@ -1,4 +1,8 @@
-"""HTTP entrypoints of the referral service: parse, call one service function, render."""
+"""HTTP entrypoints of the referral service: parse, call one service function, render.
+
+Public: POST /api/referrals, GET /api/referrals/{reference_no}, POST /api/triage.
+Staff (session from the console login): /api/tickets..., /api/dashboard.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ import re
 from sanic import Blueprint, Request, json
 
 from hotline.errors import ApiError, invalid, not_found, read_json
+from hotline.privacy import mask_id_number
 from referral import domain, service
 from rules.regions import region_codes
 
 bp = Blueprint("referral")
 
 _PHONE_RE = re.compile(r"^\+?\d[\d\- ]{5,19}$")
+_ID_RE = re.compile(r"^\d{17}[\dXx]$|^\d{15}$")
 _REF_RE = re.compile(r"^12349-\d{8}-\d{4,}$")
 _LIMITS = {"citizen.name": 64, "description": 4000, "street": 64, "channel": 16,
-           "conversation_id": 128}
+           "conversation_id": 128, "citizen.id_number": 18}
 LOOKUP_FAILURES_PER_HOUR = 10
 
 
@@ -45,6 +51,9 @@ def parse_new_referral(data: dict) -> service.NewReferral:
     phone = _str(data, "citizen.phone")
     if not _PHONE_RE.match(phone):
         raise invalid("citizen.phone", "citizen.phone is not a phone number")
+    id_number = _str(data, "citizen.id_number", required=False)
+    if id_number is not None and not _ID_RE.match(id_number):
+        raise invalid("citizen.id_number", "citizen.id_number is not a resident ID number")
     urgency = _str(data, "urgency", required=False) or "normal"
     if urgency not in domain.URGENCIES:
         raise invalid("urgency", "urgency must be normal or urgent")
@@ -52,6 +61,7 @@ def parse_new_referral(data: dict) -> service.NewReferral:
         program=program, region=region, citizen_name=_str(data, "citizen.name"),
         citizen_phone=phone, description=_str(data, "description"), urgency=urgency,
         street=_str(data, "street", required=False),
+        citizen_id_masked=mask_id_number(id_number) if id_number else None,
         channel=_str(data, "channel", required=False) or "api",
         conversation_id=_str(data, "conversation_id", required=False),
     )
@@ -89,3 +99,90 @@ async def citizen_lookup(request: Request, reference_no: str):
             await pipe.incr(fail_key).expire(fail_key, 3600).execute()
         raise not_found("referral")
     return json(view)
+
+
+# --- staff API (console session) ----------------------------------------------------------------
+
+def _viewer(request: Request):
+    from console.auth import current_viewer  # the console owns login, sessions and CSRF
+
+    return current_viewer(request)
+
+
+def _ip(request: Request) -> str | None:
+    return request.remote_addr or request.ip
+
+
+async def _run(call):
+    try:
+        return await call
+    except service.NotFound:
+        raise not_found("ticket") from None
+    except domain.InvalidTransition as exc:
+        raise ApiError(409, "invalid_transition", str(exc)) from None
+    except service.ValidationError as exc:
+        raise invalid(exc.field, str(exc)) from None
+
+
+def _bool_arg(request: Request, name: str) -> bool | None:
+    value = request.args.get(name)
+    return None if value in (None, "") else value in ("1", "true", "yes")
+
+
+@bp.get("/api/tickets")
+async def list_tickets(request: Request):
+    viewer = _viewer(request)
+    try:
+        limit = int(request.args.get("limit", 50))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise invalid("limit", "limit and offset must be integers") from None
+    rows, total = await service.list_tickets(
+        request.app.ctx.sessions, viewer, department=request.args.get("department"),
+        status=request.args.get("status"), program=request.args.get("program"),
+        urgency=request.args.get("urgency"), q=request.args.get("q"),
+        breached=_bool_arg(request, "breached"), limit=limit, offset=offset)
+    return json({"total": total, "tickets": rows})
+
+
+@bp.get("/api/tickets/<reference_no:str>")
+async def get_ticket(request: Request, reference_no: str):
+    viewer = _viewer(request)
+    return json(await _run(service.get_ticket(request.app.ctx.sessions, viewer, reference_no,
+                                              ip=_ip(request))))
+
+
+_ACTIONS = {
+    "claim": (service.claim, ()),
+    "start": (service.start, ()),
+    "notes": (service.add_note, ("text",)),
+    "request-info": (service.request_info, ("message",)),
+    "resume": (service.resume, ()),
+    "resolve": (service.resolve, ("result",)),
+    "close": (service.close, ()),
+    "reopen": (service.reopen, ("reason",)),
+    "transfer": (service.transfer, ("department", "reason")),
+}
+
+
+@bp.post("/api/tickets/<reference_no:str>/<action:str>")
+async def change_ticket(request: Request, reference_no: str, action: str):
+    viewer = _viewer(request)
+    if action not in _ACTIONS:
+        raise not_found("action")
+    fn, fields = _ACTIONS[action]
+    data = await read_json(request) if fields else {}
+    args = []
+    for f in fields:
+        value = data.get(f)
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f, f"{f} is required")
+        args.append(value)
+    return json(await _run(fn(request.app.ctx.sessions, viewer, reference_no, *args,
+                              ip=_ip(request))))
+
+
+@bp.get("/api/dashboard")
+async def dashboard(request: Request):
+    return json({"departments": await service.dashboard(request.app.ctx.sessions,
+                                                        _viewer(request))})

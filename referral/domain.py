@@ -1,15 +1,16 @@
-"""Referral rules with no database or web server: routing, SLA targets, reference numbers."""
+"""Referral rules with no database or web server: routing, SLA policies, ticket lifecycle,
+reference numbers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from referral.workdays import add_calendar_days, add_working_days
+from referral.workdays import add_calendar_days, add_working_days, add_working_hours
 
 HERE = Path(__file__).parent
 PROGRAMS = (
@@ -29,46 +30,149 @@ def sla_policies() -> dict:
     return yaml.safe_load((HERE / "sla_policies.yml").read_text(encoding="utf-8"))
 
 
+def departments() -> dict[str, str]:
+    return routing()["departments"]
+
+
 def department_for(program: str) -> str:
     return routing()["programs"][program]["department"]
 
 
 def department_name(code: str) -> str:
-    return routing()["departments"].get(code, code)
+    return departments().get(code, code)
+
+
+# --- routing -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Route:
+    department: str
+    handling_unit: str | None
+    source: str
+
+
+def _matches(match: dict, program: str, region: str, text: str) -> bool:
+    if "region" in match and match["region"] != region:
+        return False
+    if "programs" in match and program not in match["programs"]:
+        return False
+    return not ("keywords" in match and not any(k in text for k in match["keywords"]))
+
+
+def route(program: str, region: str, street: str | None = None, text: str = "",
+          region_name: str = "") -> Route:
+    """Department and handling unit for a request; the first matching rule refines the default."""
+    department = department_for(program)
+    source = routing()["programs"][program]["source"]
+    unit = None
+    for rule in routing()["rules"]:
+        if _matches(rule["match"], program, region, text):
+            department = rule.get("department", department)
+            unit = rule.get("unit")
+            if unit == "{street}":
+                unit = street or rule.get("unit_fallback")
+            source = rule["source"]
+            break
+    if unit is None:
+        unit = f"{region_name}{department_name(department)}"
+    return Route(department, unit, source)
+
+
+# --- SLA policies ----------------------------------------------------------------------------
+
+def office_hours() -> list[tuple[time, time]]:
+    return [(time.fromisoformat(a), time.fromisoformat(b))
+            for a, b in sla_policies()["office_hours"]["value"]]
 
 
 @dataclass(frozen=True)
 class Target:
-    value: int
-    unit: str  # working_days | calendar_days
+    value: float
+    unit: str  # working_hours | working_days | calendar_days
     source: str
     verified: bool
 
     def due_from(self, start: datetime) -> datetime:
+        if self.unit == "working_hours":
+            return add_working_hours(start, self.value, office_hours())
         if self.unit == "working_days":
-            return add_working_days(start, self.value)
+            return add_working_days(start, int(self.value))
         if self.unit == "calendar_days":
-            return add_calendar_days(start, self.value)
+            return add_calendar_days(start, int(self.value))
         raise ValueError(f"unknown SLA unit {self.unit!r}")
+
+    def plain(self) -> dict:
+        return {"value": self.value, "unit": self.unit, "source": self.source,
+                "verified": self.verified}
 
 
 @dataclass(frozen=True)
 class AppliedSla:
+    policy: str
     first_response: Target
     resolution: Target
 
     def deadlines(self, start: datetime) -> tuple[datetime, datetime]:
         return self.first_response.due_from(start), self.resolution.due_from(start)
 
+    def plain(self) -> dict:
+        return {"policy": self.policy, "first_response": self.first_response.plain(),
+                "resolution": self.resolution.plain()}
 
-def sla_for(program: str, urgency: str) -> AppliedSla:
-    """Default targets, overridden by the program's normal policy, then by its urgency's."""
+
+def sla_for(program: str, urgency: str, department: str | None = None) -> AppliedSla:
+    """Default, then the holding department's policy, then (while the program's owner holds
+    the ticket) the program's normal and urgency-specific targets."""
     conf = sla_policies()
+    department = department or department_for(program)
     merged = dict(conf["default"])
-    per_program = conf["policies"].get(program, {})
-    merged.update(per_program.get("normal", {}))
-    merged.update(per_program.get(urgency, {}))
-    return AppliedSla(**{k: Target(**v) for k, v in merged.items()})
+    name = "default"
+    if department in conf.get("departments", {}):
+        merged.update(conf["departments"][department])
+        name = f"department:{department}"
+    if department == department_for(program) and program in conf["policies"]:
+        per_program = conf["policies"][program]
+        merged.update(per_program.get("normal", {}))
+        merged.update(per_program.get(urgency, {}))
+        name = f"program:{program}/{urgency}"
+    return AppliedSla(name, **{k: Target(**v) for k, v in merged.items()})
+
+
+def approaching_fraction() -> float:
+    return float(sla_policies()["approaching_fraction"]["value"])
+
+
+def coordinator_escalation_after_days() -> int:
+    return int(sla_policies()["coordinator_escalation_after"]["value"])
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "claim": (frozenset({"new", "transferred", "reopened"}), "accepted"),
+    "start": (frozenset({"accepted"}), "in_progress"),
+    "request_info": (frozenset({"accepted", "in_progress"}), "waiting_citizen"),
+    "resume": (frozenset({"waiting_citizen"}), "in_progress"),
+    "resolve": (frozenset({"accepted", "in_progress", "waiting_citizen"}), "resolved"),
+    "close": (frozenset({"resolved"}), "closed"),
+    "reopen": (frozenset({"resolved", "closed"}), "reopened"),
+    "transfer": (frozenset({"new", "accepted", "in_progress", "waiting_citizen", "transferred",
+                            "reopened"}), "transferred"),
+}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, action: str, status: str):
+        super().__init__(f"cannot {action} a ticket that is {status}")
+        self.action, self.status = action, status
+
+
+def next_status(action: str, status: str) -> str:
+    allowed, target = TRANSITIONS[action]
+    if status not in allowed:
+        raise InvalidTransition(action, status)
+    return target
 
 
 def format_reference_no(day: date, seq: int) -> str:

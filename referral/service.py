@@ -1,22 +1,54 @@
-"""Referral use cases: one function per use case, each in its own unit of work."""
+"""Referral use cases: one function per use case, each in its own unit of work.
+
+Staff-facing functions take a `Viewer` (referral.access) and raise `NotFound` both for unknown
+tickets and for tickets the viewer may not see, so nobody learns that another department's
+ticket exists.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
-from sqlalchemy import select
+import yaml
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.db import utcnow
-from hotline.privacy import phone_last4
+from hotline.privacy import mask_name, mask_phone, phone_last4
 from referral import domain
-from referral.models import IdempotencyRecord, ReferenceCounter, Ticket, TicketEvent
-from referral.workdays import CHINA
+from referral.access import Viewer, can_view
+from referral.domain import InvalidTransition  # noqa: F401 - part of this module's API
+from referral.models import (
+    OPEN_STATUSES,
+    AuditEntry,
+    IdempotencyRecord,
+    OutboxMessage,
+    ReferenceCounter,
+    SlaEvent,
+    Ticket,
+    TicketEvent,
+)
+from referral.workdays import CHINA, is_working_day
+from rules.regions import regions
+
+RUNNING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "waiting_citizen")  # clock running
+
+
+class NotFound(Exception):
+    pass
+
+
+class ValidationError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 class IdempotencyConflict(Exception):
@@ -32,13 +64,39 @@ class NewReferral:
     description: str
     urgency: str = "normal"
     street: str | None = None
+    citizen_id_masked: str | None = None
     channel: str = "api"
     conversation_id: str | None = None
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(CHINA).isoformat(timespec="minutes")
+@cache
+def _notification_texts() -> dict[str, str]:
+    path = Path(__file__).with_name("notifications.yml")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(CHINA).isoformat(timespec="minutes") if dt else None
+
+
+def _insert(session: AsyncSession):
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+def _warn_at(start: datetime, due: datetime) -> datetime:
+    return due - (due - start) * domain.approaching_fraction()
+
+
+def _apply_sla(t: Ticket, start: datetime) -> None:
+    sla = domain.sla_for(t.program, t.urgency, t.department)
+    first_due, resolution_due = sla.deadlines(start)
+    t.sla_policy, t.applied_sla = sla.policy, sla.plain()
+    t.first_response_due, t.resolution_due = first_due, resolution_due
+    t.first_response_warn_at = _warn_at(start, first_due)
+    t.resolution_warn_at = _warn_at(start, resolution_due)
+
+
+# --- views ------------------------------------------------------------------------------------
 
 def created_view(t: Ticket) -> dict:
     return {
@@ -57,11 +115,49 @@ def citizen_view(t: Ticket) -> dict:
             "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at)}
 
 
+def _due_in_s(t: Ticket, now: datetime) -> int:
+    due = t.resolution_due if t.first_responded_at else min(t.first_response_due, t.resolution_due)
+    reference = t.paused_at or now  # a paused clock stands still
+    return int((due - reference).total_seconds())
+
+
+def row_view(t: Ticket, now: datetime) -> dict:
+    """A queue row: masked personal data only."""
+    return {
+        "reference_no": t.reference_no, "program": t.program, "department": t.department,
+        "department_name": domain.department_name(t.department), "handling_unit": t.handling_unit,
+        "region": t.region, "region_name": regions().get(t.region, {}).get("name", t.region),
+        "street": t.street, "masked_name": mask_name(t.citizen_name),
+        "masked_phone": mask_phone(t.citizen_phone), "urgency": t.urgency, "priority": t.priority,
+        "escalation_level": t.escalation_level, "status": t.status, "assignee": t.assignee,
+        "first_response_due": _iso(t.first_response_due), "resolution_due": _iso(t.resolution_due),
+        "due_in_s": _due_in_s(t, now),
+        "breached": t.status in OPEN_STATUSES and _due_in_s(t, now) < 0,
+        "paused": t.paused_at is not None, "created_at": _iso(t.created_at),
+    }
+
+
+def detail_view(t: Ticket, events: list[TicketEvent], sla_events: list[SlaEvent],
+                now: datetime) -> dict:
+    return {
+        **row_view(t, now),
+        "citizen_name": t.citizen_name, "citizen_phone": t.citizen_phone,
+        "citizen_id_masked": t.citizen_id_masked, "description": t.description,
+        "result": t.result, "channel": t.channel, "conversation_id": t.conversation_id,
+        "applied_sla": t.applied_sla, "first_responded_at": _iso(t.first_responded_at),
+        "resolved_at": _iso(t.resolved_at),
+        "events": [{"at": _iso(e.created_at), "actor": e.actor, "kind": e.kind, "data": e.data}
+                   for e in events],
+        "sla_events": [{"at": _iso(e.created_at), "target": e.target, "kind": e.kind,
+                        "level": e.level, "data": e.data} for e in sla_events],
+    }
+
+
+# --- creating and citizen lookup ---------------------------------------------------------------
+
 async def _next_sequence(session: AsyncSession, day) -> int:
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(ReferenceCounter)
+        _insert(session)(ReferenceCounter)
         .values(day=day, last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": ReferenceCounter.last + 1})
         .returning(ReferenceCounter.last)
@@ -89,21 +185,24 @@ async def create_referral(
     if idempotency_key and (done := await _replay(sf, idempotency_key, request_hash)):
         return done, False
     now = utcnow()
-    first_due, resolution_due = domain.sla_for(req.program, req.urgency).deadlines(now)
+    region_name = regions().get(req.region, {}).get("name", "")
+    r = domain.route(req.program, req.region, req.street, req.description, region_name)
     try:
         async with sf() as s, s.begin():
             seq = await _next_sequence(s, now.astimezone(CHINA).date())
             ticket = Ticket(
                 reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq),
-                department=domain.department_for(req.program),
-                first_response_due=first_due, resolution_due=resolution_due,
+                department=r.department, handling_unit=r.handling_unit,
+                priority=1 if req.urgency == "urgent" else 0, escalation_level=0, sla_cycle=0,
                 status="new", created_at=now, updated_at=now, **asdict(req),
             )
+            _apply_sla(ticket, now)
             s.add(ticket)
             await s.flush()
-            s.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind="created",
-                              data={"channel": req.channel, "department": ticket.department},
-                              created_at=now))
+            s.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind="created", created_at=now,
+                              data={"channel": req.channel, "department": ticket.department,
+                                    "handling_unit": ticket.handling_unit, "route": r.source,
+                                    "sla_policy": ticket.sla_policy}))
             response = created_view(ticket)
             if idempotency_key:
                 s.add(IdempotencyRecord(key=idempotency_key, request_hash=request_hash,
@@ -126,33 +225,328 @@ async def get_for_citizen(sf: async_sessionmaker, reference_no: str, last4: str)
     return citizen_view(t)
 
 
+# --- staff: reading -----------------------------------------------------------------------------
+
+def _visible_to(viewer: Viewer):
+    """SQL filter equivalent to access.can_view."""
+    if viewer.sees_all:
+        return literal(True)
+    if viewer.role != "staff" or not viewer.department:
+        return literal(False)
+    cond = Ticket.department == viewer.department
+    if viewer.units:
+        cond = and_(cond, Ticket.handling_unit.in_(viewer.units))
+    return cond
+
+
+async def _load(s: AsyncSession, viewer: Viewer, reference_no: str, lock: bool = False) -> Ticket:
+    stmt = select(Ticket).where(Ticket.reference_no == reference_no)
+    if lock and s.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    t = await s.scalar(stmt)
+    if t is None or not can_view(viewer, t.department, t.handling_unit):
+        raise NotFound(reference_no)
+    return t
+
+
+async def list_tickets(
+    sf: async_sessionmaker, viewer: Viewer, *, department: str | None = None,
+    status: str | None = None, program: str | None = None, urgency: str | None = None,
+    q: str | None = None, breached: bool | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[dict], int]:
+    """Tickets the viewer may see, most urgent first: open ones by priority then deadline."""
+    now = utcnow()
+    conds = [_visible_to(viewer)]
+    if department:
+        conds.append(Ticket.department == department)
+    if status == "open" or status is None:
+        conds.append(Ticket.status.in_(OPEN_STATUSES))
+    elif status != "all":
+        conds.append(Ticket.status == status)
+    if program:
+        conds.append(Ticket.program == program)
+    if urgency:
+        conds.append(Ticket.urgency == urgency)
+    if breached is not None:
+        late = or_(Ticket.resolution_due < now,
+                   and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now))
+        conds.append(and_(late, Ticket.status.in_(RUNNING_STATUSES)) if breached else ~late)
+    if q:
+        q = q.strip()
+        if q.isdigit() and len(q) == 4:  # last 4 digits of the phone, as citizens quote them
+            conds.append(Ticket.citizen_phone.like(f"%{q}"))
+        else:
+            like = f"%{q.replace('%', '').replace('_', '')}%"
+            conds.append(or_(Ticket.reference_no.like(like), Ticket.description.like(like),
+                             Ticket.street.like(like)))
+    where = and_(*conds)
+    async with sf() as s:
+        total = await s.scalar(select(func.count()).select_from(Ticket).where(where))
+        rows = await s.scalars(select(Ticket).where(where)
+                               .order_by(Ticket.priority.desc(), Ticket.resolution_due, Ticket.id)
+                               .limit(min(max(limit, 1), 200)).offset(max(offset, 0)))
+        return [row_view(t, now) for t in rows], total
+
+
+async def _detail(s: AsyncSession, t: Ticket) -> dict:
+    events = list(await s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                                  .order_by(TicketEvent.id)))
+    sla_events = list(await s.scalars(select(SlaEvent).where(SlaEvent.ticket_id == t.id)
+                                      .order_by(SlaEvent.id)))
+    return detail_view(t, events, sla_events, utcnow())
+
+
+async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, *,
+                     ip: str | None = None) -> dict:
+    """Full detail including personal data; every view is written to the audit log."""
+    async with sf() as s, s.begin():
+        t = await _load(s, viewer, reference_no)
+        s.add(AuditEntry(actor=viewer.actor, action="view", ticket_id=t.id, ip=ip,
+                         detail={"reference_no": reference_no}, created_at=utcnow()))
+        return await _detail(s, t)
+
+
+# --- staff: changing ----------------------------------------------------------------------------
+
+def _queue_notification(s: AsyncSession, t: Ticket, kind: str, now: datetime, **fields) -> None:
+    text = _notification_texts()[kind].format(
+        reference_no=t.reference_no, department_name=domain.department_name(t.department), **fields)
+    s.add(OutboxMessage(
+        dedupe_key=f"{t.reference_no}:{kind}:{now.isoformat()}", ticket_id=t.id,
+        kind=kind, channel=t.channel, conversation_id=t.conversation_id, phone=t.citizen_phone,
+        text=text, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+
+
+async def _change(sf: async_sessionmaker, viewer: Viewer, reference_no: str, action: str | None,
+                  mutate, ip: str | None = None, **data) -> dict:
+    """Load with a row lock, check the transition, apply, record history and audit, commit."""
+    now = utcnow()
+    async with sf() as s, s.begin():
+        t = await _load(s, viewer, reference_no, lock=True)
+        before = t.status
+        if action is not None:
+            t.status = domain.next_status(action, t.status)
+        mutate(s, t, now)
+        t.updated_at = now
+        kind = action or data.pop("kind")
+        s.add(TicketEvent(ticket_id=t.id, actor=viewer.actor, kind=kind, created_at=now,
+                          data={"from": before, "to": t.status, **data}))
+        s.add(AuditEntry(actor=viewer.actor, action=kind, ticket_id=t.id, ip=ip,
+                         detail={"reference_no": reference_no, "from": before, "to": t.status},
+                         created_at=now))
+        await s.flush()
+        return await _detail(s, t)
+
+
+def _responded(t: Ticket, now: datetime) -> None:
+    if t.first_responded_at is None:
+        t.first_responded_at = now
+
+
+def _unpause(t: Ticket, now: datetime) -> None:
+    """Waiting for the citizen does not count against the department: shift the deadlines."""
+    if t.paused_at is None:
+        return
+    shift = now - t.paused_at
+    t.resolution_due += shift
+    t.resolution_warn_at += shift
+    t.paused_at = None
+
+
+def _text(value: str | None, field: str, limit: int = 4000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError(field, f"{field} is required")
+    if len(value) > limit:
+        raise ValidationError(field, f"{field} is longer than {limit} characters")
+    return value
+
+
+async def claim(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
+    def mutate(s, t, now):
+        t.assignee = viewer.username
+        _responded(t, now)
+        _queue_notification(s, t, "accepted", now)
+    return await _change(sf, viewer, ref, "claim", mutate, ip, assignee=viewer.username)
+
+
+async def add_note(sf, viewer: Viewer, ref: str, text: str, ip: str | None = None) -> dict:
+    note = _text(text, "text")
+
+    def mutate(s, t, now):
+        if t.status not in OPEN_STATUSES:
+            raise InvalidTransition("note", t.status)
+    return await _change(sf, viewer, ref, None, mutate, ip, kind="note", text=note)
+
+
+async def request_info(sf, viewer: Viewer, ref: str, message: str, ip: str | None = None) -> dict:
+    message = _text(message, "message", 200)
+
+    def mutate(s, t, now):
+        _responded(t, now)
+        t.paused_at = now
+        _queue_notification(s, t, "waiting_citizen", now, message=message)
+    return await _change(sf, viewer, ref, "request_info", mutate, ip, message=message)
+
+
+async def resume(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
+    return await _change(sf, viewer, ref, "resume", lambda s, t, now: _unpause(t, now), ip)
+
+
+async def start(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
+    return await _change(sf, viewer, ref, "start", lambda s, t, now: _responded(t, now), ip)
+
+
+async def resolve(sf, viewer: Viewer, ref: str, result: str, ip: str | None = None) -> dict:
+    result = _text(result, "result", 2000)
+
+    def mutate(s, t, now):
+        _unpause(t, now)
+        _responded(t, now)
+        t.result, t.resolved_at = result, now
+        short = result if len(result) <= 60 else result[:59] + "…"
+        _queue_notification(s, t, "resolved", now, result=short)
+    return await _change(sf, viewer, ref, "resolve", mutate, ip, result=result)
+
+
+async def close(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
+    return await _change(sf, viewer, ref, "close", lambda s, t, now: None, ip)
+
+
+async def reopen(sf, viewer: Viewer, ref: str, reason: str, ip: str | None = None) -> dict:
+    reason = _text(reason, "reason", 500)
+
+    def mutate(s, t, now):
+        t.resolved_at, t.sla_cycle = None, t.sla_cycle + 1
+        _apply_sla(t, now)
+    return await _change(sf, viewer, ref, "reopen", mutate, ip, reason=reason)
+
+
+async def transfer(sf, viewer: Viewer, ref: str, department: str, reason: str,
+                   ip: str | None = None) -> dict:
+    reason = _text(reason, "reason", 500)
+    if department not in domain.departments():
+        raise ValidationError("department", f"unknown department {department!r}")
+    moved = {}
+
+    def mutate(s, t, now):
+        if department == t.department:
+            raise ValidationError("department", "the ticket is already with this department")
+        moved["from_department"] = t.department
+        region_name = regions().get(t.region, {}).get("name", "")
+        t.department = department
+        t.handling_unit = f"{region_name}{domain.department_name(department)}"
+        t.assignee, t.paused_at = None, None
+        # The new department's clock policy applies, counted from the transfer.
+        t.first_responded_at, t.escalation_level = None, 0
+        t.priority = 1 if t.urgency == "urgent" else 0
+        t.sla_cycle += 1
+        _apply_sla(t, now)
+        moved["sla_policy"] = t.sla_policy
+    return await _change(sf, viewer, ref, "transfer", mutate, ip, to_department=department,
+                         reason=reason, moved=moved)
+
+
+async def dashboard(sf: async_sessionmaker, viewer: Viewer) -> list[dict]:
+    """Backlog and breaches per department (only the viewer's own for staff)."""
+    now = utcnow()
+    late = and_(Ticket.status.in_(RUNNING_STATUSES),
+                or_(Ticket.resolution_due < now,
+                    and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now)))
+    approaching = and_(Ticket.status.in_(RUNNING_STATUSES), ~late,
+                       or_(Ticket.resolution_warn_at < now,
+                           and_(Ticket.first_responded_at.is_(None),
+                                Ticket.first_response_warn_at < now)))
+    async with sf() as s:
+        rows = (await s.execute(
+            select(Ticket.department, Ticket.status, func.count(),
+                   func.sum(_as_int(late)), func.sum(_as_int(approaching)))
+            .where(_visible_to(viewer), Ticket.status.in_(OPEN_STATUSES))
+            .group_by(Ticket.department, Ticket.status))).all()
+    out: dict[str, dict] = {}
+    for code in domain.departments():
+        if viewer.sees_all or code == viewer.department:
+            out[code] = {"department": code, "department_name": domain.department_name(code),
+                         "open": 0, "breached": 0, "approaching": 0, "by_status": {}}
+    for dept, status, count, n_late, n_close in rows:
+        d = out.setdefault(dept, {"department": dept, "department_name": domain.department_name(dept),
+                                  "open": 0, "breached": 0, "approaching": 0, "by_status": {}})
+        d["open"] += count
+        d["breached"] += int(n_late or 0)
+        d["approaching"] += int(n_close or 0)
+        d["by_status"][status] = count
+    return list(out.values())
+
+
+def _as_int(cond):
+    return case((cond, 1), else_=0)
+
+
+# --- SLA sweep (worker) --------------------------------------------------------------------------
+
+def working_days_before(moment: datetime, days: int) -> datetime:
+    local = moment.astimezone(CHINA)
+    day, remaining = local.date(), days
+    while remaining > 0:
+        day -= timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    return local.replace(year=day.year, month=day.month, day=day.day)
+
+
+async def sweep_sla(sf: async_sessionmaker, now: datetime) -> dict[str, int]:
+    """Record approaching and breached deadlines and escalate breaches, set-based so one sweep
+    over every open ticket stays fast. Idempotent: each event is recorded once per clock cycle."""
+    running = Ticket.status.in_(RUNNING_STATUSES)
+    waiting_first = Ticket.first_responded_at.is_(None)
+    checks = [
+        ("first_response", "approaching", 0, and_(running, waiting_first,
+                                                  Ticket.first_response_warn_at < now,
+                                                  Ticket.first_response_due >= now)),
+        ("resolution", "approaching", 0, and_(running, Ticket.resolution_warn_at < now,
+                                              Ticket.resolution_due >= now)),
+        ("first_response", "breached", 0, and_(running, waiting_first,
+                                               Ticket.first_response_due < now)),
+        ("resolution", "breached", 0, and_(running, Ticket.resolution_due < now)),
+    ]
+    escalate_to_coordinator = and_(
+        running, Ticket.resolution_due < working_days_before(
+            now, domain.coordinator_escalation_after_days()))
+    counts: dict[str, int] = {}
+    async with sf() as s, s.begin():
+        insert = _insert(s)
+        for target, kind, level, cond in checks:
+            src = select(Ticket.id, literal(target), literal(kind), literal(level),
+                         Ticket.sla_cycle, literal_column("'{}'"), literal(now)).where(cond)
+            res = await s.execute(
+                insert(SlaEvent).from_select(
+                    ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
+                .on_conflict_do_nothing())
+            counts[f"{target}_{kind}"] = max(res.rowcount or 0, 0)
+        breached = or_(and_(running, waiting_first, Ticket.first_response_due < now),
+                       and_(running, Ticket.resolution_due < now))
+        for level, cond, to in ((1, breached, "department_supervisor"),
+                                (2, escalate_to_coordinator, "civil_affairs_coordinator")):
+            due = and_(cond, Ticket.escalation_level < level)
+            src = select(Ticket.id, literal("resolution" if level == 2 else "any"),
+                         literal("escalated"), literal(level), Ticket.sla_cycle,
+                         literal_column(f"'{{\"to\": \"{to}\"}}'"), literal(now)).where(due)
+            await s.execute(insert(SlaEvent).from_select(
+                ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
+                .on_conflict_do_nothing())
+            res = await s.execute(update(Ticket).where(due).values(
+                escalation_level=level, priority=Ticket.priority + 1, updated_at=now)
+                .execution_options(synchronize_session=False))
+            counts[f"escalated_level{level}"] = max(res.rowcount or 0, 0)
+    return counts
+
+
 async def department_queue(sf: async_sessionmaker, department: str, limit: int = 200) -> list[Ticket]:
-    """Open tickets of a department, most urgent deadline first."""
+    """Open tickets of a department, most urgent first (used by the queue benchmark)."""
     async with sf() as s:
         rows = await s.scalars(
             select(Ticket)
-            .where(Ticket.department == department, Ticket.status.not_in(("resolved", "closed")))
-            .order_by(Ticket.resolution_due, Ticket.id)
-            .limit(limit)
-        )
+            .where(Ticket.department == department, Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.priority.desc(), Ticket.resolution_due, Ticket.id)
+            .limit(limit))
         return list(rows)
-
-
-async def mark_breaches(sf: async_sessionmaker, now: datetime) -> int:
-    """Record a `sla_breached` event once per open ticket past its resolution deadline."""
-    async with sf() as s, s.begin():
-        breached_ids = select(TicketEvent.ticket_id).where(TicketEvent.kind == "sla_breached")
-        rows = await s.scalars(
-            select(Ticket).where(
-                Ticket.resolution_due < now,
-                Ticket.status.not_in(("resolved", "closed")),
-                Ticket.id.not_in(breached_ids),
-            )
-        )
-        count = 0
-        for t in rows:
-            s.add(TicketEvent(ticket_id=t.id, actor="system:worker", kind="sla_breached",
-                              data={"resolution_due": t.resolution_due.isoformat()},
-                              created_at=now))
-            count += 1
-    return count

@@ -1,11 +1,16 @@
-"""Rules service HTTP entrypoints."""
+"""Rules service HTTP entrypoints: parse, call one service function, render."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sanic import Blueprint, Request, json
 
-from hotline.errors import not_found
+from hotline.errors import not_found, read_json
+from rules.eligibility import screen
+from rules.region_parameters import api_parameters
 from rules.regions import regions
+from rules.screen_request import CHINA
 
 bp = Blueprint("rules")
 
@@ -20,4 +25,11 @@ async def get_region(request: Request, code: str):
     r = regions().get(code)
     if r is None:
         raise not_found("region")
-    return json({"code": code, "name": r["name"], "parameters": {}})
+    this_month = datetime.now(CHINA).date().replace(day=1).isoformat()
+    return json({"code": code, "name": r["name"], "parameters": api_parameters(code, this_month)})
+
+
+@bp.post("/api/eligibility/screen")
+async def screen_household(request: Request):
+    # CPU-bound and short (a few ms of OpenFisca); no I/O happens here.
+    return json(screen(await read_json(request)), ensure_ascii=False)

@@ -5,13 +5,15 @@ or a member on their own as a “单人户”). A route is a list of findings; a
 condition of the documents, met (True), not met (False) or unknown for want of information
 (None), and names the region parameters it rests on. A route's status:
 
-- not_eligible       a condition is not met, and that finding rests on verified values only;
+- not_eligible       a condition is not met;
 - need_more_info     otherwise, some condition cannot be judged without more information;
-- possibly_eligible  otherwise, a finding rests on an unverified value or on an assessment
-                     only the office can make (劳动能力、住房困难标准、审核确认 …);
+- possibly_eligible  otherwise, a finding rests on a value the documents do not state
+                     (verified: false) or on an assessment only the office can make
+                     (住房困难标准、单独纳入须本人申请、支出型救助的审核确认 …);
 - likely_eligible    every condition is met on verified values.
 
-The program's status is that of its best route.
+A result resting on an unverified value says so in its reasons, and the response carries a
+warning naming the value. The program's status is that of its best route.
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ class Context:
         return texts()["notes"][key].format(**values)
 
     def provision(self, program: str) -> dict:
+        """What the program gives here: the region's entry over the program's default."""
         by_region = texts()["provisions"].get(program, {})
-        return by_region.get(self.req.region) or by_region.get("default") or {}
+        return {**by_region.get("default", {}), **by_region.get(self.req.region, {})}
 
     def who(self, i: int) -> str:
         age = self.req.members[i].age
@@ -138,8 +141,9 @@ class Context:
         if self.income_missing:
             return self.unknown_income()
         key = pass_key if ok else fail_key
-        return Finding(ok, self.text(key, **self.income_values(), **values),
-                       params=self.income_params + params)
+        # With no income at all, any standard or deduction gives the same answer.
+        rests_on = () if self.req.gross_income == 0 else self.income_params + params
+        return Finding(ok, self.text(key, **self.income_values(), **values), params=rests_on)
 
     def assets_finding(self) -> Finding:
         assets = self.req.financial_assets
@@ -164,11 +168,11 @@ def _firm(ctx: Context, f: Finding) -> bool:
 
 def route_status(ctx: Context, route: Route) -> str:
     findings = route.findings
-    if any(f.ok is False and _firm(ctx, f) for f in findings):
+    if any(f.ok is False for f in findings):
         return "not_eligible"
     if any(f.ok is None for f in findings):
         return "need_more_info"
-    if all(f.ok and _firm(ctx, f) for f in findings):
+    if all(_firm(ctx, f) for f in findings):
         return "likely_eligible"
     return "possibly_eligible"
 
@@ -188,14 +192,19 @@ def resolve(ctx: Context, program: str, routes: list[Route]) -> ProgramResult:
     best = max(range(len(routes)), key=lambda i: (RANK[statuses[i]], -i))
     route, status = routes[best], statuses[best]
     if status == "not_eligible":
-        decisive = [f for f in route.findings if f.ok is False and _firm(ctx, f)]
-        return ProgramResult(
-            program, status, list(dict.fromkeys(f.text for f in decisive)), None,
-            _citations(ctx, [p for f in decisive for p in f.params]) + route.citations, [], [])
+        shown = [f for f in route.findings if f.ok is False]
+    elif status == "need_more_info":
+        shown = [f for f in route.findings if f.ok is not False]
+    else:
+        shown = route.findings
+    reasons = [f.text for f in shown]
+    rests_on = [p for f in shown for p in f.params]
     eligible = status in ("likely_eligible", "possibly_eligible")
-    reasons = [f.text for f in route.findings] + (route.notes if eligible else [])
-    params = [p for f in route.findings for p in f.params]
-    rests_on = params + (list(route.note_params) if eligible else [])
+    if eligible:
+        reasons += route.notes
+        rests_on += route.note_params
+    if any(not ctx.verified(p) for f in shown if f.ok is not None for p in f.params):
+        reasons.append(texts()["findings"]["unverified_basis"])
     missing = [m for f in route.findings if f.ok is None for m in f.missing]
     return ProgramResult(
         program, status, list(dict.fromkeys(reasons)),
@@ -218,8 +227,10 @@ def dibao(ctx: Context) -> list[Route]:
         ctx.income_finding(h["dibao_income_below_standard"], "dibao_income_below",
                            "dibao_income_not_below"),
         assets])
-    household.amount = h["dibao_monthly_amount"]
-    household.notes.insert(0, ctx.note("dibao_amount", amount=yuan(h["dibao_monthly_amount"])))
+    if h["dibao_eligible"]:  # the gap to the standard; none when only possibly eligible
+        household.amount = h["dibao_monthly_amount"]
+        household.notes.insert(0, ctx.note("dibao_amount", amount=yuan(h["dibao_monthly_amount"])))
+        household.note_params = ctx.income_params
     routes = [household]
     if "dibao" in req.receiving:
         routes.append(_phase_out(ctx, assets))
@@ -231,18 +242,19 @@ def dibao(ctx: Context) -> list[Route]:
 
 def _phase_out(ctx: Context, assets: Finding) -> Route:
     h = ctx.h
-    band_params = ("phase_out.income_max_multiplier", "phase_out.includes_upper_bound")
     if h["dibao_income_below_standard"]:
         band = ctx.income_finding(False, "phase_out_in_band", "phase_out_still_below")
     else:
-        ceiling = yuan(ctx.value("phase_out.income_max_multiplier") * h["dibao_standard"])
+        ceiling = ctx.value("phase_out.income_max_multiplier") * h["dibao_standard"]
+        band_params = ("phase_out.income_max_multiplier",) + _at_bound(
+            ctx, ceiling, "phase_out.includes_upper_bound")
         band = ctx.income_finding(h["dibao_phase_out_income_in_band"], "phase_out_in_band",
-                                  "phase_out_over", band_params, ceiling=ceiling)
+                                  "phase_out_over", band_params, ceiling=yuan(ceiling))
     findings = [Finding(True, ctx.text("dibao_receiving")), band, assets]
-    if ctx.value("phase_out.requires_employment") or not ctx.verified("phase_out.requires_employment"):
+    if ctx.value("phase_out.requires_employment"):
         employed = h["has_employed_member"]
-        findings.append(Finding(employed or not ctx.value("phase_out.requires_employment"),
-                                ctx.text("phase_out_employed" if employed else "phase_out_not_employed"),
+        findings.append(Finding(employed, ctx.text("phase_out_employed" if employed
+                                                   else "phase_out_not_employed"),
                                 params=("phase_out.requires_employment",)))
     disabled = h["has_disabled_member"]
     months_param = "phase_out.months_disabled_household" if disabled else "phase_out.months"
@@ -265,8 +277,7 @@ def _single_person(ctx: Context, candidates: list[int], assets: Finding) -> Rout
         Finding(allowed, ctx.text("single_allowed" if allowed else "single_not_allowed"),
                 params=("single_person.allowed",)),
         ctx.income_finding(h["low_income_income_in_band"], "single_band", "single_not_band",
-                           ("low_income.multiplier", "low_income.includes_upper_bound"),
-                           multiplier=multiplier),
+                           _low_income_params(ctx), multiplier=multiplier),
         assets,
         Finding(True, ctx.text("single_person", who="、".join(ctx.who(i) for i in candidates)),
                 params=tuple(person_params), judgement=True),  # “经本人申请，可单独纳入”
@@ -275,16 +286,19 @@ def _single_person(ctx: Context, candidates: list[int], assets: Finding) -> Rout
 
 
 # --- 特困 -------------------------------------------------------------------------------------
-def tekun_candidates(req: ScreenRequest) -> list[int]:
+def tekun_candidates(ctx: Context) -> list[int]:
+    """Members 特困 may concern: minors, people who cannot work or are disabled, and — when no
+    one is able to support the household — anyone whose work ability we were not told."""
+    req = ctx.req
     return [i for i, m in enumerate(req.members)
             if m.can_work is False or m.disability_level
-            or (m.age is not None and m.age < 18)
+            or (m.age is not None and ctx.facts.persons[i]["is_minor"])
             or (req.has_capable_supporter is False and m.can_work is None)]
 
 
 def tekun(ctx: Context) -> list[Route] | None:
     req, h = ctx.req, ctx.h
-    candidates = tekun_candidates(req)
+    candidates = tekun_candidates(ctx)
     if not candidates:
         return None
     supporter = {
@@ -318,7 +332,7 @@ def _tekun_route(ctx: Context, i: int, supporter: Finding, assets: Finding) -> R
     if member.age is not None and ctx.facts.persons[i]["is_minor"]:
         work = Finding(True, ctx.text("tekun_minor", who=who, minor_age=minor_age), params=("minor_age",))
     elif member.can_work is False:
-        work = Finding(True, ctx.text("tekun_cannot_work", who=who), judgement=False)
+        work = Finding(True, ctx.text("tekun_cannot_work", who=who))
     elif member.can_work is True:
         work = Finding(False, ctx.text("tekun_can_work", who=who))
     else:
@@ -336,13 +350,23 @@ def _tekun_route(ctx: Context, i: int, supporter: Finding, assets: Finding) -> R
 
 
 # --- 低收入、支出型困难 ---------------------------------------------------------------------------
+def _at_bound(ctx: Context, bound: float, inclusive_param: str) -> tuple[str, ...]:
+    """Whether a bound includes its own value matters only for an income exactly at it."""
+    return (inclusive_param,) if ctx.h["per_capita_income"] == bound else ()
+
+
+def _low_income_params(ctx: Context) -> tuple[str, ...]:
+    return ("low_income.multiplier",) + _at_bound(ctx, ctx.h["low_income_ceiling"],
+                                                  "low_income.includes_upper_bound")
+
+
 def low_income(ctx: Context) -> list[Route]:
     h = ctx.h
-    band_params = ("low_income.multiplier", "low_income.includes_upper_bound")
+    band_params = _low_income_params(ctx)
     values = {"multiplier": yuan(ctx.value("low_income.multiplier")),
               "ceiling": yuan(h["low_income_ceiling"])}
-    if h["dibao_income_below_standard"]:
-        band = ctx.income_finding(False, "low_income_in_band", "low_income_below", band_params, **values)
+    if h["dibao_income_below_standard"]:  # the ceiling plays no part here
+        band = ctx.income_finding(False, "low_income_in_band", "low_income_below", **values)
     else:
         band = ctx.income_finding(h["low_income_income_in_band"], "low_income_in_band",
                                   "low_income_above", band_params, **values)
@@ -358,10 +382,13 @@ def expenditure_hardship(ctx: Context) -> list[Route] | None:
     values = {"multiplier": yuan(ctx.value(floor_param)),
               "floor": yuan(ctx.value(floor_param) * h["dibao_standard"])}
     above_floor = h["per_capita_income"] >= ctx.value(floor_param) * h["dibao_standard"]
-    if above_floor and not h["expenditure_hardship_income_in_band"]:
+    if not above_floor:
+        band = ctx.income_finding(False, "hardship_in_band", "hardship_below_band", (floor_param,),
+                                  **values)
+    elif not h["expenditure_hardship_income_in_band"]:
         band = Finding(False, ctx.text("hardship_above_disposable"), params=(disposable_param,))
     else:
-        band = ctx.income_finding(above_floor, "hardship_in_band", "hardship_below_band",
+        band = ctx.income_finding(True, "hardship_in_band", "hardship_below_band",
                                   (floor_param, disposable_param), **values)
     after = ctx.income_finding(h["expenditure_hardship_below_standard_after_expenses"],
                                "hardship_after_below", "hardship_after_not_below",
@@ -407,7 +434,8 @@ def _temporary_amount_notes(ctx: Context, urgent: bool) -> tuple[list[str], tupl
             notes.append(ctx.note("temporary_completion", days=ctx.value("temporary.completion_days")))
             params.append("temporary.completion_days")
     if urgent and h["temporary_approval_level"] != "not_applicable":
-        caps = {k: yuan(ctx.value(f"temporary.{k}")) for k in ("village_cap", "township_cap", "two_level_cap")}
+        caps = {k: yuan(ctx.value(f"temporary.{k}"))
+                for k in ("village_cap", "township_cap", "two_level_cap")}
         notes.append(ctx.note("temporary_tiers", **caps))
         params += [f"temporary.{k}" for k in caps]
         amount = ctx.req.emergency.amount
@@ -494,9 +522,11 @@ def disability(ctx: Context, base) -> list[Route] | None:
         return None
     living = _special(ctx, "disability", base, "special_need_disability")
     severe = [i for i in disabled if ctx.facts.persons[i]["severely_disabled"]]
-    care = Finding(bool(severe), ctx.text("care_allowance", who="、".join(ctx.who(i) for i in severe))
-                   if severe else ctx.text("care_allowance_no"), params=("severe_disability_max_level",))
-    care_route = _provision_route(ctx, "disability", [Finding(True, ctx.text("special_need_disability")), care])
+    care_text = (ctx.text("care_allowance", who="、".join(ctx.who(i) for i in severe)) if severe
+                 else ctx.text("care_allowance_no"))
+    care = Finding(bool(severe), care_text, params=("severe_disability_max_level",))
+    care_route = _provision_route(ctx, "disability",
+                                  [Finding(True, ctx.text("special_need_disability")), care])
     return [living, care_route]
 
 

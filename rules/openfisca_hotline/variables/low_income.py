@@ -27,7 +27,8 @@ class low_income_income_in_band(Variable):
     definition_period = MONTH
     label = "家庭人均收入不低于低保标准、且在低收入上限以内"
     reference = ["000_41bdac329cf45ab2.txt 三(一)1", "003_2866862d50627571.txt 二(一)1"]
-    documentation = ("下限与低保衔接：人均收入不低于低保标准（吉林文件写“高于”，按与低保“低于”标准衔接理解）。"
+    documentation = ("下限与低保衔接：人均收入不低于低保标准"
+                     "（吉林文件写“高于”，按与低保“低于”标准衔接理解）。"
                      "上限：无锡“2倍以下”包括2倍，吉林“低于2倍”不包括2倍。")
 
     def formula(household, period, parameters):

@@ -80,7 +80,8 @@ class temporary_approval_level(Variable):
     definition_period = MONTH
     label = "急难救助的审批层级"
     reference = "004_661d87b0b2d25674.txt 四(三)2"
-    documentation = "所需金额不超过1000元的由村（社）级审批；超过1000元、累计不超过3000元的报乡镇（街）级；超过3000元的报区级。"
+    documentation = ("所需金额不超过1000元的由村（社）级审批；超过1000元、累计不超过3000元的"
+                     "报乡镇（街）级；超过3000元的报区级。")
 
     def formula(household, period, parameters):
         temporary = region_rules(household, period, parameters).temporary

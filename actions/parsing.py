@@ -1,0 +1,213 @@
+"""Reading numbers, money, household sizes, ages, places and yes/no out of what citizens type.
+
+People write 两千五, 一千二百块, 3k, 1.5万, 七百多, 八百来块, 两千出头, 十几万, 一年两万多; this module
+turns them into values (cn2an does the Chinese numerals) and says when a value is only
+approximate (多/来/出头/几), so the bot can say "按约700元算". No Rasa imports: plain functions,
+tested on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import cn2an
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟"
+# A number as people type it: Arabic (with k/w/千/万 suffixes and Chinese tails: 3千5, 1.5万)
+# or Chinese numerals; 几 stands for an unknown digit (十几万, 几百).
+_NUMBER = re.compile(
+    rf"(?:\d+(?:\.\d+)?\s*[kKwW千万百]?[\d{_CN_DIGITS}几]*|[{_CN_DIGITS}几]*[{_CN_DIGITS}][{_CN_DIGITS}几]*"
+    rf"|几[十百千万][{_CN_DIGITS}]*)"
+)
+_APPROX_AFTER = re.compile(r"^\s*(多|来|出头|左右|上下|把|几)")
+_APPROX_BEFORE = re.compile(r"(大概|大约|差不多|约|将近|不到|估计)\s*$")
+# Words right after a number that say it is not money: 一个月, 三口人, 67岁, 两个孩子 …
+_NOT_MONEY_AFTER = re.compile(r"^\s*(?:多|来)?\s*(个|口|岁|周岁|了|年|天|次|号|级|套|亩|辆|间|位|趟|回|个月|月|周|小时|点|分|层|楼)")
+_MONEY_AFTER = re.compile(r"^\s*(?:多|来|出头)?\s*(元|块|圆|k|K|w|W|千|万)")
+_YEARLY = re.compile(r"(一年|每年|年收入|全年|一年到头|一年下来)")
+_NONE_WORDS = re.compile(
+    r"(没有?(任何)?收入|没啥收入|没什么收入|无收入|零收入|一分钱?(收入)?都?没有?|没有?进项|没有?钱|没存款|没有存款|"
+    r"没有?积蓄|一分(钱)?也?没|分文没有|身无分文|啥也没有|什么都没有|一点都没有|^没有?$|^无$|^零$|^0$)"
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float
+    approximate: bool = False
+    yearly: bool = False  # the citizen gave a yearly figure; `value` is already per month
+
+
+def _to_number(token: str) -> Optional[float]:
+    token = token.strip().replace(" ", "")
+    token = token.replace("几", "五")  # 十几 ≈ 十五, 几百 ≈ 五百: a middle guess, flagged approximate
+    token = re.sub(r"(?<=\d)[kK]", "千", token)
+    token = re.sub(r"(?<=\d)[wW]", "万", token)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([千万百])(\d)", token)
+    if m:  # 3千5 = 3500, 1万2 = 12000
+        unit = {"百": 100, "千": 1000, "万": 10000}[m.group(2)]
+        return float(m.group(1)) * unit + int(m.group(3)) * unit / 10
+    try:
+        value = cn2an.cn2an(token, "smart")
+    except (ValueError, KeyError, IndexError):
+        return None
+    return float(value)
+
+
+def numbers(text: str) -> list[tuple[float, str, str, bool]]:
+    """Every number in the text: (value, text before, text after, approximate)."""
+    found = []
+    for m in _NUMBER.finditer(text or ""):
+        value = _to_number(m.group(0))
+        if value is None:
+            continue
+        before, after = text[: m.start()], text[m.end():]
+        approx = "几" in m.group(0) or bool(_APPROX_AFTER.match(after) or _APPROX_BEFORE.search(before))
+        found.append((value, before, after, approx))
+    return found
+
+
+def parse_money(text: str) -> Optional[Quantity]:
+    """The money amount in a message, per month; 0 for 没有收入/一分钱都没有; None if none found.
+
+    A yearly figure (一年两万多) is divided by 12. Numbers that count something else (一个月,
+    三口人, 六十七岁) are skipped; when several remain, one marked as money (元/块/k/千/万) wins."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    candidates = [(v, b, a, approx) for v, b, a, approx in numbers(text)
+                  if not _NOT_MONEY_AFTER.match(a)]
+    if not candidates:
+        return Quantity(0.0) if _NONE_WORDS.search(text) else None
+    marked = [c for c in candidates if _MONEY_AFTER.match(c[2]) or c[0] >= 100]
+    value, before, _after, approx = (marked or candidates)[0]
+    if _YEARLY.search(before[-8:] if before else "") or _YEARLY.search(text) and "月" not in text:
+        return Quantity(round(value / 12, 2), approx, yearly=True)
+    return Quantity(value, approx)
+
+
+_PERSON_PATTERNS = (
+    (re.compile(r"一家(\S{1,3}?)口"), 1),
+    (re.compile(r"([\d零一二两三四五六七八九十]+)\s*口(人|子)?"), 1),
+    (re.compile(r"([\d零一二两三四五六七八九十]+)\s*个(人|成员)"), 1),
+    (re.compile(r"([\d零一二两三四五六七八九十]+)\s*人"), 1),
+)
+_TWO = re.compile(r"(两口子|老两口|我们俩|我们两个|俺俩|我俩|我和老伴|我跟老伴|我和我老伴|就我们夫妻|夫妻俩|娘俩|娘儿俩|父子俩|母子俩|爷孙俩|奶孙俩)")
+_ONE = re.compile(r"(就我一个|只有我一个|我一个人|就我自己|一个人过|一个人住|孤身一人|独自一人|单身一个人|就俺一个|俺一个人)")
+
+
+def parse_person_count(text: str) -> Optional[int]:
+    """How many people live in the household: 四口人, 一家三口, 3个人, 两口子, 就我一个人."""
+    text = text or ""
+    for pattern, group in _PERSON_PATTERNS:
+        m = pattern.search(text)
+        if m:
+            value = _to_number(m.group(group))
+            if value is not None and 1 <= value <= 30:
+                return int(value)
+    if _TWO.search(text):
+        return 2
+    if _ONE.search(text):
+        return 1
+    return None
+
+
+def parse_count(text: str) -> Optional[int]:
+    """A bare small number answering "几口人": 4, 四, 四个."""
+    m = re.fullmatch(r"\s*(?:就|有|共|一共|总共)?\s*([\d零一二两三四五六七八九十]+)\s*(?:个|位)?\s*[。.!！]?\s*", text or "")
+    if not m:
+        return None
+    value = _to_number(m.group(1))
+    return int(value) if value is not None and 1 <= value <= 30 else None
+
+
+_AGE = re.compile(r"([\d零一二两三四五六七八九十百]+)\s*(多)?\s*(岁|周岁|了)")
+
+
+def parse_age(text: str) -> Optional[int]:
+    """六十七了, 67岁, 七十多岁 -> 67, 67, 70."""
+    for m in _AGE.finditer(text or ""):
+        value = _to_number(m.group(1))
+        if value is not None and 0 < value < 120 and not (m.group(3) == "了" and value < 16):
+            return int(value)
+    return None
+
+
+_URBAN = re.compile(r"(城里|城市|城镇|市里|市区|县城|镇上|街道|小区|社区|楼房|城区)")
+_RURAL = re.compile(r"(农村|村里|乡下|乡里|村子|屯|种地|种田|老家村|山里|村上|寨子)")
+
+
+def parse_area(text: str) -> Optional[str]:
+    """urban (城市/城镇) or rural (农村), from how people describe where they live."""
+    text = text or ""
+    rural, urban = _RURAL.search(text), _URBAN.search(text)
+    if rural and not urban:
+        return "rural"
+    if urban and not rural:
+        return "urban"
+    if rural and urban:  # 县城边上的村里: the later word is usually the answer
+        return "rural" if rural.start() > urban.start() else "urban"
+    return None
+
+
+_YES = re.compile(r"^(有|有的|有啊|有呢|有个|有一个|有两个|有儿子|有女儿|是的|是|对|嗯)")
+_NO = re.compile(
+    r"(没有|没得|没人|无儿无女|没儿没女|孤寡|不管|不养|指望不上|靠不上|都不在了|走了|去世|过世|没了|失联|联系不上|"
+    r"他们也困难|自己都顾不上|也没钱|^没$|^无$|^不是$|^否$)"
+)
+
+
+def parse_yes_no(text: str) -> Optional[bool]:
+    """有/没有 answers, as to "有没有能养您的子女或亲属": a negative word wins over 有."""
+    text = (text or "").strip()
+    if _NO.search(text):
+        return False
+    if _YES.search(text):
+        return True
+    return None
+
+
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+
+
+def parse_mobile(text: Optional[str]) -> Optional[str]:
+    """A mainland mobile number, also typed in 3-4-4 groups (138 0000 1234, 138-0000-1234)."""
+    m = _MOBILE.search(text or "")
+    return "".join(m.groups()) if m else None
+
+
+def parse_last4(text: Optional[str]) -> Optional[str]:
+    """The last 4 digits of a phone: '1234', '尾号1234', or a whole mobile number."""
+    text = text or ""
+    mobile = parse_mobile(text)
+    if mobile:
+        return mobile[-4:]
+    digits = re.findall(r"(?<!\d)(\d{4})(?!\d)", text)
+    if len(digits) == 1:
+        return digits[0]
+    m = re.search(r"[零〇一二三四五六七八九幺]{4}", text)
+    if m:
+        return m.group(0).translate(str.maketrans("零〇一二三四五六七八九幺", "001234567891"))
+    return None
+
+
+def parse_reference_no(text: Optional[str]) -> Optional[str]:
+    """12349-20261122-0001, also typed with spaces, other dashes or none at all."""
+    m = re.search(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4,6})(?!\d)", text or "")
+    return f"12349-{m.group(1)}-{m.group(2)}" if m else None
+
+
+_STREET = re.compile(r"([\u4e00-\u9fa5]{1,8}?(?:街道办事处|街道办|街道|镇|乡|苏木))")
+_STREET_STOP = re.compile(r"^(我是|我在|住在|家在|俺是|俺在|在|是|属于|我们是|我们在|就在|地址是|住址)")
+
+
+def parse_street(text: Optional[str]) -> Optional[str]:
+    """The 乡镇/街道 named in a message: 苏埠镇, 小华山街道, 月塘街道."""
+    for m in _STREET.finditer(text or ""):
+        name = _STREET_STOP.sub("", m.group(1))
+        name = re.sub(r"^.*(市|区|县|州)", "", name) or name
+        if len(name) >= 2 and name not in ("乡镇", "城镇", "小镇", "街道", "乡里"):
+            return name
+    return None

@@ -1,0 +1,216 @@
+"""Console login sessions, CSRF and the `Viewer` of a request, for pages and the JSON API alike.
+
+A session is a random token in an HttpOnly, SameSite=Lax cookie; Redis keeps only its SHA-256
+(`console:session:<hash>` → user id, CSRF token, one-shot flash message) with a sliding
+expiry, so a copy of Redis holds no usable cookie. The account is re-read on every request:
+deactivating a user or changing their role takes effect at once. Every state-changing
+request must carry the session's CSRF token (form field `csrf_token` or header X-CSRF-Token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import quote
+
+from sanic import HTTPResponse, Request, redirect
+
+from console import users
+from hotline.errors import ApiError
+from referral.access import Viewer
+
+SESSION_COOKIE = "hotline_session"
+LOGIN_CSRF_COOKIE = "hotline_login_csrf"
+SESSION_TTL_S = 8 * 3600
+LOGIN_FAILURES_PER_IP = 20
+LOGIN_FAILURE_WINDOW_S = 15 * 60
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_PATH = "/console/login"
+
+
+def _session_key(token: str) -> str:
+    return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user_sessions_key(user_id: int) -> str:
+    return f"console:user-sessions:{user_id}"
+
+
+def cookie_secure(request: Request) -> bool:
+    # TODO(lead): read settings.cookie_secure directly once the COOKIE_SECURE field exists.
+    return bool(getattr(request.app.ctx.settings, "cookie_secure", False))
+
+
+def client_ip(request: Request) -> str:
+    return request.remote_addr or request.ip or "unknown"
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+async def start_session(request: Request, response: HTTPResponse, user_id: int) -> str:
+    """A fresh session (never reuse a token from before login) and its cookie; returns the
+    CSRF token."""
+    await end_session(request, response)
+    redis = request.app.ctx.redis
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    key = _session_key(token)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping={"user_id": str(user_id), "csrf": csrf})
+        pipe.expire(key, SESSION_TTL_S)
+        pipe.sadd(_user_sessions_key(user_id), key)
+        pipe.expire(_user_sessions_key(user_id), SESSION_TTL_S)
+        await pipe.execute()
+    response.add_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="Lax",
+                        secure=cookie_secure(request))
+    return csrf
+
+
+async def _load_session(request: Request) -> tuple[str, dict] | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 128:
+        return None
+    key = _session_key(token)
+    async with request.app.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(key)
+        pipe.expire(key, SESSION_TTL_S)  # sliding expiry: each request renews it
+        data, _ = await pipe.execute()
+    return (key, data) if data else None
+
+
+async def end_session(request: Request, response: HTTPResponse) -> None:
+    if found := await _load_session(request):
+        key, data = found
+        redis = request.app.ctx.redis
+        await redis.delete(key)
+        await redis.srem(_user_sessions_key(int(data["user_id"])), key)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+async def end_user_sessions(redis, user_id: int) -> None:
+    """Log a user out everywhere (password reset, deactivation)."""
+    keys = await redis.smembers(_user_sessions_key(user_id))
+    await redis.delete(_user_sessions_key(user_id), *keys)
+
+
+async def set_flash(request: Request, kind: str, text: str) -> None:
+    """A one-shot message for the next page (post/redirect/get)."""
+    await request.app.ctx.redis.hset(request.ctx.session_key, "flash",
+                                     json.dumps({"kind": kind, "text": text}, ensure_ascii=False))
+
+
+async def pop_flash(request: Request) -> dict | None:
+    redis = request.app.ctx.redis
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hget(request.ctx.session_key, "flash")
+        pipe.hdel(request.ctx.session_key, "flash")
+        raw, _ = await pipe.execute()
+    return json.loads(raw) if raw else None
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+def submitted_csrf(request: Request) -> str:
+    header = request.headers.get("X-CSRF-Token")
+    if header:
+        return header
+    if request.content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return request.form.get("csrf_token", "")
+    return ""
+
+
+def _same_token(expected: str | None, given: str) -> bool:
+    return bool(expected and given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def new_login_csrf(response: HTTPResponse, request: Request) -> str:
+    """Login form token (double-submit cookie): stops another site logging a browser into an
+    account of its choosing."""
+    token = secrets.token_urlsafe(24)
+    response.add_cookie(LOGIN_CSRF_COOKIE, token, path=LOGIN_PATH, httponly=True,
+                        samesite="Strict", max_age=3600, secure=cookie_secure(request))
+    return token
+
+
+def login_csrf_ok(request: Request) -> bool:
+    return _same_token(request.cookies.get(LOGIN_CSRF_COOKIE), submitted_csrf(request))
+
+
+# --- who is asking -----------------------------------------------------------------------------
+
+async def count_login_failure(request: Request) -> None:
+    key = f"console:login-fail:ip:{client_ip(request)}"
+    async with request.app.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, LOGIN_FAILURE_WINDOW_S, nx=True)
+        await pipe.execute()
+
+
+async def ip_blocked(request: Request) -> bool:
+    failures = await request.app.ctx.redis.get(f"console:login-fail:ip:{client_ip(request)}")
+    return int(failures or 0) >= LOGIN_FAILURES_PER_IP
+
+
+async def current_viewer(request: Request) -> Viewer:
+    """The logged-in staff member of this request, as a referral.access.Viewer.
+
+    Raises ApiError 401 (no or expired session, or account deactivated) or 403 (a
+    state-changing request without the session's CSRF token). Also sets request.ctx.viewer,
+    request.ctx.user and request.ctx.csrf_token. Used by the console pages and /api/tickets.
+    """
+    if getattr(request.ctx, "viewer", None) is not None:
+        return request.ctx.viewer
+    found = await _load_session(request)
+    if found is None:
+        raise ApiError(401, "unauthenticated", "login required")
+    key, data = found
+    user = await users.get_user(request.app.ctx.sessions, int(data["user_id"]))
+    if user is None or not user.active:
+        await request.app.ctx.redis.delete(key)
+        raise ApiError(401, "unauthenticated", "login required")
+    if request.method not in SAFE_METHODS and not _same_token(data.get("csrf"),
+                                                                submitted_csrf(request)):
+        raise ApiError(403, "csrf_failed", "missing or wrong CSRF token; reload the page")
+    request.ctx.session_key, request.ctx.csrf_token = key, data["csrf"]
+    request.ctx.user = user
+    request.ctx.viewer = users.viewer_of(user)
+    return request.ctx.viewer
+
+
+def _is_page(request: Request) -> bool:
+    return request.path.startswith("/console")
+
+
+def login_required(*roles: str) -> Callable:
+    """Decorator for handlers of console pages and of the JSON API. Without a session a page
+    redirects to the login page and the API answers 401 JSON; a role not in `roles` (when
+    given) gets 403."""
+
+    def decorate(handler):
+        @wraps(handler)
+        async def wrapper(request: Request, *args, **kwargs):
+            try:
+                viewer = await current_viewer(request)
+            except ApiError as exc:
+                if exc.status_code == 401 and _is_page(request):
+                    target = request.path + (f"?{request.query_string}" if request.query_string else "")
+                    return redirect(f"{LOGIN_PATH}?next={quote(target, safe='')}")
+                raise
+            if roles and viewer.role not in roles:
+                raise ApiError(403, "forbidden", "your role may not use this")
+            return await handler(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: only a console path of this site (no open redirect)."""
+    if target and target.startswith("/console/") and not target.startswith("//") \
+            and "\\" not in target and not target.startswith(LOGIN_PATH):
+        return target
+    return "/console/queue"

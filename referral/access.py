@@ -1,0 +1,46 @@
+"""Who may see and change which tickets (the role matrix), with no web or database code.
+
+- staff: only tickets of their own department, and within it only their units when units
+  are set (a 乡镇/街道 office sees its own street's tickets);
+- supervisor: every department (watch backlog and breaches), may transfer and reassign;
+- admin: manages users; sees every department like a supervisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("staff", "supervisor", "admin")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str
+    role: str
+    department: str | None = None
+    units: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.username}"
+
+
+class PermissionDenied(Exception):
+    pass
+
+
+def can_view(viewer: Viewer, department: str, handling_unit: str | None) -> bool:
+    if viewer.sees_all:
+        return True
+    if viewer.role != "staff" or viewer.department != department:
+        return False
+    return not viewer.units or (handling_unit in viewer.units)
+
+
+def ensure_can_view(viewer: Viewer, department: str, handling_unit: str | None) -> None:
+    if not can_view(viewer, department, handling_unit):
+        raise PermissionDenied(f"{viewer.username} may not see tickets of {department}")
