@@ -51,10 +51,10 @@ def client_ip(request: Request) -> str:
 
 # --- sessions -------------------------------------------------------------------------------
 
-async def start_session(request: Request, response: HTTPResponse, user_id: int) -> str:
-    """A fresh session (never reuse a token from before login) and its cookie; returns the
-    CSRF token."""
-    await end_session(request, response)
+async def start_session(request: Request, user_id: int) -> tuple[str, str]:
+    """A fresh session for a successful login: (token for the cookie, CSRF token). Any session
+    the browser had before is ended, so a planted token is never promoted (session fixation)."""
+    await _drop_session(request)
     redis = request.app.ctx.redis
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     key = _session_key(token)
@@ -64,9 +64,13 @@ async def start_session(request: Request, response: HTTPResponse, user_id: int) 
         pipe.sadd(_user_sessions_key(user_id), key)
         pipe.expire(_user_sessions_key(user_id), SESSION_TTL_S)
         await pipe.execute()
+    return token, csrf
+
+
+def set_session_cookie(request: Request, response: HTTPResponse, token: str) -> None:
+    # No max-age: the cookie dies with the browser; the server side expires after SESSION_TTL_S.
     response.add_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="Lax",
                         secure=cookie_secure(request))
-    return csrf
 
 
 async def _load_session(request: Request) -> tuple[str, dict] | None:
@@ -78,15 +82,20 @@ async def _load_session(request: Request) -> tuple[str, dict] | None:
         pipe.hgetall(key)
         pipe.expire(key, SESSION_TTL_S)  # sliding expiry: each request renews it
         data, _ = await pipe.execute()
-    return (key, data) if data else None
+    return (key, data) if data.get("user_id") else None
 
 
-async def end_session(request: Request, response: HTTPResponse) -> None:
+async def _drop_session(request: Request) -> None:
     if found := await _load_session(request):
         key, data = found
         redis = request.app.ctx.redis
         await redis.delete(key)
         await redis.srem(_user_sessions_key(int(data["user_id"])), key)
+
+
+async def end_session(request: Request, response: HTTPResponse) -> None:
+    """Logout: the session is deleted server-side and the cookie cleared."""
+    await _drop_session(request)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -98,8 +107,9 @@ async def end_user_sessions(redis, user_id: int) -> None:
 
 async def set_flash(request: Request, kind: str, text: str) -> None:
     """A one-shot message for the next page (post/redirect/get)."""
-    await request.app.ctx.redis.hset(request.ctx.session_key, "flash",
-                                     json.dumps({"kind": kind, "text": text}, ensure_ascii=False))
+    redis, key = request.app.ctx.redis, request.ctx.session_key
+    if await redis.exists(key):  # not after this request ended its own session
+        await redis.hset(key, "flash", json.dumps({"kind": kind, "text": text}, ensure_ascii=False))
 
 
 async def pop_flash(request: Request) -> dict | None:
@@ -126,13 +136,15 @@ def _same_token(expected: str | None, given: str) -> bool:
     return bool(expected and given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def new_login_csrf(response: HTTPResponse, request: Request) -> str:
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def set_login_csrf_cookie(request: Request, response: HTTPResponse, token: str) -> None:
     """Login form token (double-submit cookie): stops another site logging a browser into an
     account of its choosing."""
-    token = secrets.token_urlsafe(24)
     response.add_cookie(LOGIN_CSRF_COOKIE, token, path=LOGIN_PATH, httponly=True,
                         samesite="Strict", max_age=3600, secure=cookie_secure(request))
-    return token
 
 
 def login_csrf_ok(request: Request) -> bool:

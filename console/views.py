@@ -110,13 +110,10 @@ async def login_form(request: Request):
 
 async def _login_page(request: Request, next_: str = "", error: str | None = None,
                       status: int = 200, username: str = "") -> HTTPResponse:
-    response = await _render(request, "login.html", status=status, error=error,
+    token = auth.new_login_token()
+    response = await _render(request, "login.html", status=status, error=error, login_token=token,
                              next=auth.safe_next(next_), username=username)
-    token = auth.new_login_csrf(response, request)
-    # the token goes into the form rendered above: render once more with it
-    body = response.body.replace(b"__LOGIN_CSRF__", token.encode())
-    response.body = body
-    response.headers["content-length"] = str(len(body))
+    auth.set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -149,12 +146,10 @@ async def login(request: Request):
         await auth.count_login_failure(request)
         return await refuse("login_locked" if exc.locked else "login_failed",
                             423 if exc.locked else 401)
-    response = (json({"username": user.username, "role": user.role}) if as_json
+    token, csrf = await auth.start_session(request, user.id)
+    response = (json({"username": user.username, "role": user.role, "csrf_token": csrf}) if as_json
                 else redirect(auth.safe_next(data.get("next"))))
-    csrf = await auth.start_session(request, response, user.id)
-    if as_json:
-        response = json({"username": user.username, "role": user.role, "csrf_token": csrf},
-                        headers=response.headers)
+    auth.set_session_cookie(request, response, token)
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path=auth.LOGIN_PATH)
     log.info("console login", extra={"event": "login", "username": user.username,
                                       "ip": client_ip(request)})
@@ -297,11 +292,13 @@ async def ticket_action(request: Request, reference_no: str, action: str):
     if spec is None:
         raise _not_found()
     here = f"/console/tickets/{reference_no}"
-    L = labels()["actions"][action]
+    L = labels()
+    fields = L["actions"][action].get("fields", {})
     args = [request.form.get(name, "").strip() for name in spec.fields]
     missing = [name for name, value in zip(spec.fields, args, strict=True) if not value]
     if missing:
-        await auth.set_flash(request, "error", f"请填写：{L['fields'][missing[0]]}")
+        await auth.set_flash(request, "error",
+                             L["messages"]["missing_field"].format(field=fields[missing[0]]))
         return redirect(here)
     viewer = request.ctx.viewer
     try:
@@ -310,19 +307,16 @@ async def ticket_action(request: Request, reference_no: str, action: str):
     except service.NotFound:
         raise _not_found() from None
     except domain.InvalidTransition:
-        await auth.set_flash(request, "error", labels()["errors"]["invalid_transition"])
+        await auth.set_flash(request, "error", L["errors"]["invalid_transition"])
         return redirect(here)
     except service.ValidationError as exc:
-        field = L.get("fields", {}).get(exc.field, exc.field)
-        await auth.set_flash(request, "error", f"请检查“{field}”：{exc}")
+        await auth.set_flash(request, "error", L["messages"]["check_field"].format(
+            field=fields.get(exc.field, exc.field), message=exc))
         return redirect(here)
-    done = L["done"]
-    if action == "transfer":
-        done = f"已转办至{t['department_name']}（{t['handling_unit']}）。"
-        if not can_view(viewer, t["department"], t["handling_unit"]):
-            await auth.set_flash(request, "ok", f"{reference_no} {done}")
-            return redirect("/console/queue")
-    await auth.set_flash(request, "ok", done)
+    if not can_view(viewer, t["department"], t["handling_unit"]):  # transferred out of reach
+        await auth.set_flash(request, "ok", L["messages"]["transferred_away"].format(**t))
+        return redirect("/console/queue")
+    await auth.set_flash(request, "ok", L["actions"][action]["done"].format(**t))
     return redirect(here)
 
 
@@ -370,7 +364,8 @@ async def create_user(request: Request):
         return redirect("/console/users")
     _audit_account(request, "user_created", user.username, role=user.role,
                    department=user.department, units=user.units)
-    await auth.set_flash(request, "ok", f"已创建用户 {user.username}。")
+    await auth.set_flash(request, "ok", labels()["messages"]["user_created"].format(
+        username=user.username))
     return redirect("/console/users")
 
 
@@ -388,10 +383,10 @@ async def user_page(request: Request, user_id: int):
 @login_required("admin")
 async def user_action(request: Request, user_id: int, action: str):
     sf, form, me = request.app.ctx.sessions, request.form, request.ctx.user
-    here = f"/console/users/{user_id}"
+    here, messages = f"/console/users/{user_id}", labels()["messages"]
     if user_id == me.id and (action == "deactivate" or (
             action == "profile" and form.get("role") != me.role)):
-        await auth.set_flash(request, "error", "不能停用自己的账号或修改自己的角色。")
+        await auth.set_flash(request, "error", messages["not_self"])
         return redirect(here)
     try:
         if action == "profile":
@@ -399,22 +394,18 @@ async def user_action(request: Request, user_id: int, action: str):
                                               form.get("department") or None,
                                               _units(form.get("units", "")),
                                               form.get("display_name", ""))
-            done = "已保存角色和权限范围。"
         elif action == "password":
             user = await users.set_password(sf, user_id, form.get("password", ""))
-            await auth.end_user_sessions(request.app.ctx.redis, user_id)
-            done = "已重置密码并解除锁定；该用户需重新登录。"
         elif action in ("deactivate", "activate"):
             user = await users.set_active(sf, user_id, action == "activate")
-            if action == "deactivate":
-                await auth.end_user_sessions(request.app.ctx.redis, user_id)
-            done = "已停用该账号。" if action == "deactivate" else "已启用该账号。"
         else:
             raise ApiError(404, "not_found", "no such action")
     except users.UserError as exc:
         await auth.set_flash(request, "error", str(exc))
         return redirect(here)
+    if action in ("password", "deactivate"):
+        await auth.end_user_sessions(request.app.ctx.redis, user_id)
     _audit_account(request, f"user_{action}", user.username, role=user.role,
                    department=user.department, units=user.units, active=user.active)
-    await auth.set_flash(request, "ok", done)
+    await auth.set_flash(request, "ok", messages[f"user_{action}"])
     return redirect(here)
