@@ -12,7 +12,7 @@ from sanic import Blueprint, Request, json
 
 from hotline.errors import ApiError, invalid, not_found, read_json
 from hotline.privacy import mask_id_number
-from referral import domain, service
+from referral import domain, service, triage
 from rules.regions import region_codes
 
 bp = Blueprint("referral")
@@ -99,6 +99,28 @@ async def citizen_lookup(request: Request, reference_no: str):
             await pipe.incr(fail_key).expire(fail_key, 3600).execute()
         raise not_found("referral")
     return json(view)
+
+
+@bp.post("/api/triage")
+async def triage_text(request: Request):
+    """智能分拨 for a free text (e.g. an agent's summary of a phone call)."""
+    data = await read_json(request)
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise invalid("text", "text is required")
+    if len(text) > 2000:
+        raise invalid("text", "text is longer than 2000 characters")
+    region = data.get("region")
+    if region is not None and region not in region_codes():
+        raise invalid("region", f"unknown region {region!r}")
+    ctx = request.app.ctx
+    try:
+        parsed = await triage.parse(ctx.http, ctx.settings.rasa_url, text.strip(),
+                                    ctx.settings.rasa_timeout_s)
+    except triage.ParserUnavailable:
+        raise ApiError(503, "bot_unavailable",
+                       "the language model is not reachable; try again shortly") from None
+    return json(triage.assess(parsed, text, region))
 
 
 # --- staff API (console session) ----------------------------------------------------------------

@@ -75,7 +75,7 @@ def _notification_texts() -> dict[str, str]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _iso(dt: datetime | None) -> str | None:
+def iso_local(dt: datetime | None) -> str | None:
     return dt.astimezone(CHINA).isoformat(timespec="minutes") if dt else None
 
 
@@ -104,15 +104,15 @@ def created_view(t: Ticket) -> dict:
         "department": t.department,
         "department_name": domain.department_name(t.department),
         "status": t.status,
-        "sla": {"first_response_due": _iso(t.first_response_due),
-                "resolution_due": _iso(t.resolution_due)},
+        "sla": {"first_response_due": iso_local(t.first_response_due),
+                "resolution_due": iso_local(t.resolution_due)},
     }
 
 
 def citizen_view(t: Ticket) -> dict:
     """What a citizen may see of a ticket: no personal data, plain status."""
     return {**created_view(t), "program": t.program, "urgency": t.urgency,
-            "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at)}
+            "created_at": iso_local(t.created_at), "updated_at": iso_local(t.updated_at)}
 
 
 def _due_in_s(t: Ticket, now: datetime) -> int:
@@ -130,10 +130,10 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "street": t.street, "masked_name": mask_name(t.citizen_name),
         "masked_phone": mask_phone(t.citizen_phone), "urgency": t.urgency, "priority": t.priority,
         "escalation_level": t.escalation_level, "status": t.status, "assignee": t.assignee,
-        "first_response_due": _iso(t.first_response_due), "resolution_due": _iso(t.resolution_due),
+        "first_response_due": iso_local(t.first_response_due), "resolution_due": iso_local(t.resolution_due),
         "due_in_s": _due_in_s(t, now),
         "breached": t.status in OPEN_STATUSES and _due_in_s(t, now) < 0,
-        "paused": t.paused_at is not None, "created_at": _iso(t.created_at),
+        "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
 
 
@@ -144,11 +144,11 @@ def detail_view(t: Ticket, events: list[TicketEvent], sla_events: list[SlaEvent]
         "citizen_name": t.citizen_name, "citizen_phone": t.citizen_phone,
         "citizen_id_masked": t.citizen_id_masked, "description": t.description,
         "result": t.result, "channel": t.channel, "conversation_id": t.conversation_id,
-        "applied_sla": t.applied_sla, "first_responded_at": _iso(t.first_responded_at),
-        "resolved_at": _iso(t.resolved_at),
-        "events": [{"at": _iso(e.created_at), "actor": e.actor, "kind": e.kind, "data": e.data}
+        "applied_sla": t.applied_sla, "first_responded_at": iso_local(t.first_responded_at),
+        "resolved_at": iso_local(t.resolved_at),
+        "events": [{"at": iso_local(e.created_at), "actor": e.actor, "kind": e.kind, "data": e.data}
                    for e in events],
-        "sla_events": [{"at": _iso(e.created_at), "target": e.target, "kind": e.kind,
+        "sla_events": [{"at": iso_local(e.created_at), "target": e.target, "kind": e.kind,
                         "level": e.level, "data": e.data} for e in sla_events],
     }
 

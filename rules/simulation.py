@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy
+from openfisca_core import periods
 from openfisca_core.indexed_enums import EnumArray
 from openfisca_core.simulations import SimulationBuilder
 
@@ -60,50 +61,59 @@ def _values(array) -> list:
     return [_python(v) for v in array]
 
 
-def situation(req: ScreenRequest, period: str) -> dict:
-    """The OpenFisca situation (build_from_entities) for one household."""
-    def at(value):
-        return {period: value}
-
-    persons = {}
-    for i, m in enumerate(req.members):
-        persons[f"m{i}"] = {
-            "age": at(m.age if m.age is not None else 30),
-            "can_work": at(m.can_work is not False),
-            "monthly_income": at(req.member_income(i) or 0),
-            "disability_level": at(m.disability_level or 0),
-            "disability_category": at(m.disability_category or "unknown"),
-            "serious_illness": at(m.serious_illness),
-            "employed": at(m.employed),
-            "student_stage": at(m.student_stage or "none"),
-        }
+def inputs(req: ScreenRequest) -> tuple[dict[str, list], dict[str, Any]]:
+    """The OpenFisca inputs for one household: per-person columns and household values."""
+    members = req.members
+    persons = {
+        "age": [m.age if m.age is not None else 30 for m in members],
+        "can_work": [m.can_work is not False for m in members],
+        "monthly_income": [req.member_income(i) or 0 for i in range(len(members))],
+        "disability_level": [m.disability_level or 0 for m in members],
+        "disability_category": [m.disability_category or "unknown" for m in members],
+        "serious_illness": [m.serious_illness for m in members],
+        "employed": [m.employed for m in members],
+        "student_stage": [m.student_stage or "none" for m in members],
+    }
     rigid = req.rigid_expenses or {}
     emergency = req.emergency
     household = {
-        "members": list(persons),
-        "region": at(regions()[req.region]["parameters"]),
-        "area": at(req.area or "urban"),
-        "financial_assets": at(req.financial_assets or 0),
-        "medical_expenses": at(rigid.get("medical", 0)),
-        "education_expenses": at(rigid.get("education", 0)),
-        "care_expenses": at(rigid.get("care", 0)),
-        "has_capable_supporter": at(req.has_capable_supporter is not False),
-        "receiving_dibao": at("dibao" in req.receiving),
-        "receiving_tekun": at("tekun" in req.receiving),
-        "receiving_low_income": at("low_income" in req.receiving),
-        "housing_difficulty": at(bool(req.housing_difficulty)),
-        "emergency_type": at(emergency.type if emergency else "none"),
-        "emergency_amount_needed": at((emergency.amount or 0) if emergency else 0),
+        "region": regions()[req.region]["parameters"],
+        "area": req.area or "urban",
+        "financial_assets": req.financial_assets or 0,
+        "medical_expenses": rigid.get("medical", 0),
+        "education_expenses": rigid.get("education", 0),
+        "care_expenses": rigid.get("care", 0),
+        "has_capable_supporter": req.has_capable_supporter is not False,
+        "receiving_dibao": "dibao" in req.receiving,
+        "receiving_tekun": "tekun" in req.receiving,
+        "receiving_low_income": "low_income" in req.receiving,
+        "housing_difficulty": bool(req.housing_difficulty),
+        "emergency_type": emergency.type if emergency else "none",
+        "emergency_amount_needed": (emergency.amount or 0) if emergency else 0,
     }
     if req.monthly_income is not None:  # the household total overrides the sum of members
-        household["household_gross_income"] = at(req.monthly_income)
-    return {"persons": persons, "households": {"household": household}}
+        household["household_gross_income"] = req.monthly_income
+    return persons, household
 
 
 def compute(req: ScreenRequest) -> Facts:
-    period = req.as_of.strftime("%Y-%m")
-    simulation = SimulationBuilder().build_from_entities(tax_benefit_system(), situation(req, period))
+    """One household, built with OpenFisca's array API (entities declared, inputs set as
+    columns): much cheaper per request than parsing a situation dict."""
+    period = periods.period(req.as_of.strftime("%Y-%m"))
+    tbs = tax_benefit_system()
+    n = len(req.members)
+    builder = SimulationBuilder()
+    builder.create_entities(tbs)
+    builder.declare_person_entity("person", [f"m{i}" for i in range(n)])
+    group = builder.declare_entity("household", ["household"])
+    builder.join_with_persons(group, ["household"] * n, ["member"] * n)
+    simulation = builder.build(tbs)
+    person_inputs, household_inputs = inputs(req)
+    for name, column in person_inputs.items():
+        simulation.set_input(name, period, column)
+    for name, value in household_inputs.items():
+        simulation.set_input(name, period, [value])
     household = {name: _values(simulation.calculate(name, period))[0] for name in HOUSEHOLD_VARIABLES}
     columns = {name: _values(simulation.calculate(name, period)) for name in PERSON_VARIABLES}
-    persons = [{name: columns[name][i] for name in PERSON_VARIABLES} for i in range(len(req.members))]
+    persons = [{name: columns[name][i] for name in PERSON_VARIABLES} for i in range(n)]
     return Facts(household=household, persons=persons)

@@ -35,6 +35,9 @@ def region_rules(household, period, parameters) -> RegionalParameters:
     """The parameters of each household's region. `household` may also be a person's
     `person.household` projector, giving one value per person."""
     regions = numpy.asarray(household("region", period))
-    distinct, index = numpy.unique(regions, return_inverse=True)
+    if (regions == regions[0]).all():  # the usual case: one household, or one region
+        distinct, index = regions[:1], numpy.zeros(len(regions), dtype=int)
+    else:
+        distinct, index = numpy.unique(regions, return_inverse=True)
     node = parameters(period).regions
     return RegionalParameters([node[_REGION_NAMES[i]] for i in distinct], index)

@@ -16,6 +16,8 @@ class FakeRasa:
         self.delay_s = 0.0
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.parse_result: dict = {"intent": {"name": "ask_policy", "confidence": 0.9},
+                                   "entities": []}
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -29,6 +31,13 @@ class FakeRasa:
             {"recipient_id": body["sender"], "custom": {"echo_metadata": body.get("metadata")}},
         ])
 
+    async def _parse(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.received.append(body)
+        if self.fail:
+            return web.Response(status=500, text="boom")
+        return web.json_response({"text": body["text"], **self.parse_result})
+
     async def _version(self, request):
         return web.json_response({"version": "fake"})
 
@@ -36,6 +45,7 @@ class FakeRasa:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_get("/version", self._version)
+        app.router.add_post("/model/parse", self._parse)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -1,0 +1,58 @@
+"""智能分拨: what the bot understands of a free text and where the platform would route it.
+
+A hotline agent pastes the gist of a phone call; the result pre-fills the referral form.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from hotline.db import utcnow
+from referral import domain
+from referral.service import iso_local
+from rules.regions import regions
+
+URGENT_INTENTS = {"report_emergency", "crisis"}
+# When the citizen names no program, what the intent most likely means.
+PROGRAM_BY_INTENT = {"report_emergency": "temporary", "crisis": "temporary"}
+
+
+class ParserUnavailable(Exception):
+    pass
+
+
+async def parse(http: httpx.AsyncClient, rasa_url: str, text: str, timeout: float) -> dict:
+    try:
+        resp = await http.post(f"{rasa_url}/model/parse", json={"text": text}, timeout=timeout)
+        resp.raise_for_status()
+        return resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ParserUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def assess(parsed: dict, text: str, region: str | None) -> dict:
+    """Pure part of triage: intent + entities + text -> program, department, urgency, SLA."""
+    intent = parsed.get("intent") or {}
+    name = intent.get("name")
+    programs = [e["value"] for e in parsed.get("entities", [])
+                if e.get("entity") == "program" and e.get("value") in domain.PROGRAMS]
+    program = programs[0] if programs else PROGRAM_BY_INTENT.get(name)
+    urgent = name in URGENT_INTENTS or any(k in text for k in domain.routing()["urgent_keywords"])
+    result = {"intent": name, "confidence": round(float(intent.get("confidence") or 0), 4),
+              "program": program, "department": None, "urgent": urgent}
+    if program is None:
+        return result
+    region_name = regions().get(region or "", {}).get("name", "")
+    route = domain.route(program, region or "", text=text, region_name=region_name)
+    urgency = "urgent" if urgent else "normal"
+    sla = domain.sla_for(program, urgency, route.department)
+    first_due, resolution_due = sla.deadlines(utcnow())
+    result.update(
+        department=route.department,
+        department_name=domain.department_name(route.department),
+        handling_unit=route.handling_unit if region else None,
+        route_source=route.source,
+        suggested_sla={**sla.plain(), "first_response_due": iso_local(first_due),
+                       "resolution_due": iso_local(resolution_due)},
+    )
+    return result
