@@ -70,10 +70,29 @@ async def _error_page(request: Request, exc: ApiError):
     return await _render(request, "error.html", status=exc.status_code, message=message)
 
 
+def _local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(CHINA).strftime(fmt)
+
+
+def _duration(seconds: int) -> str:
+    """Time left as staff read it (the countdown script uses the same format)."""
+    s = abs(int(seconds))
+    days, hours, minutes = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{minutes}分"
+    return f"{minutes}分{s % 60}秒"
+
+
 async def _render(request: Request, name: str, status: int = 200, **ctx) -> HTTPResponse:
     logged_in = getattr(request.ctx, "viewer", None) is not None
     return await render(
         request, name, status=status, L=labels(), departments=domain.departments(),
+        local_time=_local_time, duration=_duration,
         viewer=request.ctx.viewer if logged_in else None,
         user=request.ctx.user if logged_in else None,
         csrf_token=request.ctx.csrf_token if logged_in else "",
@@ -238,7 +257,7 @@ async def queue(request: Request):
     rows, clock = _with_clock(rows)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return await _render(request, "queue.html", tickets=rows, total=total, filters=f,
-                         page=f.page, pages=pages, clock=clock)
+                         page=f.page, pages=pages, clock=clock, nav="queue")
 
 
 # --- ticket detail and actions ---------------------------------------------------------------
@@ -277,12 +296,7 @@ async def ticket(request: Request, reference_no: str):
         raise _not_found() from None
     (row,), clock = _with_clock([t])
     actions = [name for name, a in ACTIONS.items() if a.allowed_in(name, t["status"])]
-    return await _render(request, "ticket.html", t=row, actions=actions, clock=clock,
-                         local_time=_local_time)
-
-
-def _local_time(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if iso else ""
+    return await _render(request, "ticket.html", t=row, actions=actions, clock=clock, nav="queue")
 
 
 @bp.post("/tickets/<reference_no:str>/<action:str>")
@@ -328,7 +342,7 @@ async def dashboard(request: Request):
     rows = await service.dashboard(request.app.ctx.sessions, request.ctx.viewer)
     totals = {k: sum(r[k] for r in rows) for k in ("open", "breached", "approaching")}
     return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows),
-                         totals=totals, open_statuses=OPEN_STATUSES)
+                         totals=totals, open_statuses=OPEN_STATUSES, nav="dashboard")
 
 
 # --- users (admin) -------------------------------------------------------------------------------
@@ -347,7 +361,8 @@ def _audit_account(request: Request, event: str, username: str, **detail) -> Non
 @login_required("admin")
 async def users_page(request: Request):
     return await _render(request, "users.html", accounts=await users.list_users(request.app.ctx.sessions),
-                         is_locked=users.is_locked, min_password=users.MIN_PASSWORD_LENGTH)
+                         is_locked=users.is_locked, min_password=users.MIN_PASSWORD_LENGTH,
+                         nav="users")
 
 
 @bp.post("/users")
@@ -376,7 +391,7 @@ async def user_page(request: Request, user_id: int):
     if account is None:
         raise ApiError(404, "not_found", "user not found")
     return await _render(request, "user_edit.html", account=account, is_locked=users.is_locked,
-                         min_password=users.MIN_PASSWORD_LENGTH)
+                         min_password=users.MIN_PASSWORD_LENGTH, nav="users")
 
 
 @bp.post("/users/<user_id:int>/<action:str>")

@@ -1,8 +1,12 @@
-"""GET /healthz: database, Redis, Rasa and the background worker."""
+"""GET /healthz (database, Redis, Rasa, worker) and GET /api/openapi.json."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+import yaml
 
 from sanic import Blueprint, Request, json
 from sqlalchemy import select, text
@@ -47,6 +51,16 @@ async def _worker(app) -> dict:
     if age > timedelta(seconds=max(3 * app.ctx.settings.worker_interval_s, 30)):
         raise RuntimeError(f"last heartbeat {int(age.total_seconds())} s ago")
     return {"last_beat_s": round(age.total_seconds(), 1)}
+
+
+@cache
+def _openapi() -> dict:
+    return yaml.safe_load(Path(__file__).with_name("openapi.yml").read_text(encoding="utf-8"))
+
+
+@bp.get("/api/openapi.json")
+async def openapi(request: Request):
+    return json(_openapi())
 
 
 @bp.get("/healthz")
