@@ -97,4 +97,13 @@ async def handle_incoming(
                               reply_to_id=inbound_id, text=r.get("text", ""), payload=r))
             msg = await s.get(Message, inbound_id)
             msg.payload = {"answered": True}
+            handoff = next((r["custom"]["handoff"] for r in replies
+                            if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]), None)
+            if handoff is not None:
+                # An agent takes over from the queue of requested handoffs; until one does, the
+                # bot keeps answering so the citizen is never left without a reply.
+                conv = await s.get(Conversation, conv_id)
+                conv.status = "handoff_requested"
+                conv.meta = {**conv.meta, "handoff": {**handoff, "requested_at": utcnow().isoformat()}}
+                log.info("handoff requested for conversation %s: %s", conv_id, handoff.get("reason"))
         return TurnResult(conv_id, replies)

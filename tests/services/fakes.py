@@ -26,6 +26,11 @@ class FakeRasa:
             await asyncio.sleep(self.delay_s)
         if self.fail:
             return web.Response(status=500, text="boom")
+        if body["message"] == "转人工":
+            return web.json_response([
+                {"recipient_id": body["sender"], "text": "正在为您转接人工"},
+                {"recipient_id": body["sender"],
+                 "custom": {"handoff": {"reason": "request_human", "summary": "想找真人"}}}])
         return web.json_response([
             {"recipient_id": body["sender"], "text": f"收到：{body['message']}"},
             {"recipient_id": body["sender"], "custom": {"echo_metadata": body.get("metadata")}},

@@ -95,3 +95,13 @@ async def test_bad_messages_name_the_field(web, body, field):
 async def test_chat_page_is_served(web):
     r = await web.get("/chat")
     assert r.status_code == 200 and "12349" in r.text and "/channels/web/messages" in r.text
+
+
+async def test_handoff_signal_is_recorded_on_the_conversation(web, sessions):
+    body = msg("转人工")
+    r = await web.post("/channels/web/messages", json=body)
+    assert r.json()["replies"][1]["custom"]["handoff"]["reason"] == "request_human"
+    async with sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
+    assert conv.status == "handoff_requested"
+    assert conv.meta["handoff"]["summary"] == "想找真人"

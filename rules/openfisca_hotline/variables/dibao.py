@@ -10,6 +10,9 @@ from rules.openfisca_hotline.entities import Household, Person
 from rules.openfisca_hotline.enums import Area, DisabilityCategory
 from rules.openfisca_hotline.regional import region_rules
 
+PHASE_OUT_REFERENCES = ["000_41bdac329cf45ab2.txt 三(三)11", "002_c3dfb0ff5de59320.txt 二(二)4",
+                        "003_2866862d50627571.txt 二(二)5"]
+
 
 class dibao_standard(Variable):
     value_type = float
@@ -91,8 +94,7 @@ class dibao_phase_out_income_in_band(Variable):
     entity = Household
     definition_period = MONTH
     label = "家庭人均收入已不低于低保标准，但在当地渐退期的收入上限以内"
-    reference = ["000_41bdac329cf45ab2.txt 三(三)11", "002_c3dfb0ff5de59320.txt 二(二)4",
-                 "003_2866862d50627571.txt 二(二)5"]
+    reference = PHASE_OUT_REFERENCES
 
     def formula(household, period, parameters):
         phase_out = region_rules(household, period, parameters).phase_out
@@ -110,8 +112,7 @@ class dibao_phase_out_applicable(Variable):
     entity = Household
     definition_period = MONTH
     label = "正在享受低保的家庭收入增加后，可享受低保渐退期"
-    reference = ["000_41bdac329cf45ab2.txt 三(三)11", "002_c3dfb0ff5de59320.txt 二(二)4",
-                 "003_2866862d50627571.txt 二(二)5"]
+    reference = PHASE_OUT_REFERENCES
     documentation = "无锡、达州只适用于就业后收入增加的家庭；吉林不要求就业。"
 
     def formula(household, period, parameters):
@@ -127,8 +128,7 @@ class dibao_phase_out_months(Variable):
     entity = Household
     definition_period = MONTH
     label = "低保渐退期（月）"
-    reference = ["000_41bdac329cf45ab2.txt 三(三)11", "002_c3dfb0ff5de59320.txt 二(二)4",
-                 "003_2866862d50627571.txt 二(二)5"]
+    reference = PHASE_OUT_REFERENCES
     documentation = "吉林：残疾人低保家庭24个月，其他18个月。达州特殊情况可延长至12个月（不在此计算）。"
 
     def formula(household, period, parameters):

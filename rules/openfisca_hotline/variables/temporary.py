@@ -31,6 +31,13 @@ class temporary_assistance_type(Variable):
                       default=TemporaryAssistanceType.none)
 
 
+def _whole_household(household, period, multiplier):
+    """人均 `multiplier` × 低保标准, for the whole household, where temporary assistance applies."""
+    applies = household("temporary_assistance_type", period) != TemporaryAssistanceType.none
+    return applies * multiplier * household("dibao_standard", period) * household(
+        "household_size", period)
+
+
 class temporary_assistance_minimum(Variable):
     value_type = float
     entity = Household
@@ -39,10 +46,8 @@ class temporary_assistance_minimum(Variable):
     reference = "002_c3dfb0ff5de59320.txt 二(二)6"
 
     def formula(household, period, parameters):
-        multiplier = region_rules(household, period, parameters).temporary.range_min_multiplier
-        applies = household("temporary_assistance_type", period) != TemporaryAssistanceType.none
-        return applies * multiplier * household("dibao_standard", period) * household(
-            "household_size", period)
+        temporary = region_rules(household, period, parameters).temporary
+        return _whole_household(household, period, temporary.range_min_multiplier)
 
 
 class temporary_assistance_maximum(Variable):
@@ -53,10 +58,8 @@ class temporary_assistance_maximum(Variable):
     reference = "002_c3dfb0ff5de59320.txt 二(二)6"
 
     def formula(household, period, parameters):
-        multiplier = region_rules(household, period, parameters).temporary.range_max_multiplier
-        applies = household("temporary_assistance_type", period) != TemporaryAssistanceType.none
-        return applies * multiplier * household("dibao_standard", period) * household(
-            "household_size", period)
+        temporary = region_rules(household, period, parameters).temporary
+        return _whole_household(household, period, temporary.range_max_multiplier)
 
 
 class temporary_urgent_advance(Variable):
@@ -94,6 +97,10 @@ class temporary_approval_level(Variable):
             default=ApprovalLevel.district)
 
 
+def _tiered(household, period):
+    return household("temporary_approval_level", period) != ApprovalLevel.not_applicable
+
+
 class temporary_village_amount(Variable):
     value_type = float
     entity = Household
@@ -103,8 +110,8 @@ class temporary_village_amount(Variable):
 
     def formula(household, period, parameters):
         temporary = region_rules(household, period, parameters).temporary
-        tiered = household("temporary_approval_level", period) != ApprovalLevel.not_applicable
-        return tiered * minimum(household("emergency_amount_needed", period), temporary.village_cap)
+        return _tiered(household, period) * minimum(household("emergency_amount_needed", period),
+                                                    temporary.village_cap)
 
 
 class temporary_township_amount(Variable):
@@ -116,11 +123,10 @@ class temporary_township_amount(Variable):
 
     def formula(household, period, parameters):
         temporary = region_rules(household, period, parameters).temporary
-        tiered = household("temporary_approval_level", period) != ApprovalLevel.not_applicable
         above_village = maximum(household("emergency_amount_needed", period) - temporary.village_cap, 0)
         township_room = minimum(temporary.township_cap,
                                 temporary.two_level_cap - temporary.village_cap)
-        return tiered * minimum(above_village, township_room)
+        return _tiered(household, period) * minimum(above_village, township_room)
 
 
 class temporary_district_amount(Variable):
@@ -132,5 +138,5 @@ class temporary_district_amount(Variable):
 
     def formula(household, period, parameters):
         temporary = region_rules(household, period, parameters).temporary
-        tiered = household("temporary_approval_level", period) != ApprovalLevel.not_applicable
-        return tiered * maximum(household("emergency_amount_needed", period) - temporary.two_level_cap, 0)
+        above_two_levels = household("emergency_amount_needed", period) - temporary.two_level_cap
+        return _tiered(household, period) * maximum(above_two_levels, 0)
