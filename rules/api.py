@@ -7,12 +7,22 @@ from datetime import datetime
 from sanic import Blueprint, Request, json
 
 from hotline.errors import not_found, read_json
+from rules.assessment import texts
 from rules.eligibility import screen
+from rules.openfisca_hotline import tax_benefit_system
 from rules.region_parameters import api_parameters
 from rules.regions import regions
 from rules.screen_request import CHINA
 
 bp = Blueprint("rules")
+
+
+@bp.before_server_start
+async def _load_rules(app, _loop=None):
+    # Parameters, variables and texts load once (≈0.5 s), at start-up rather than on the first
+    # screen; a malformed parameter file stops the start instead of failing a citizen's request.
+    tax_benefit_system()
+    texts()
 
 
 @bp.get("/api/regions")

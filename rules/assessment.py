@@ -227,7 +227,7 @@ def dibao(ctx: Context) -> list[Route]:
         ctx.income_finding(h["dibao_income_below_standard"], "dibao_income_below",
                            "dibao_income_not_below"),
         assets])
-    if h["dibao_eligible"]:  # the gap to the standard; none when only possibly eligible
+    if h["dibao_eligible"]:  # the gap to the standard, when the rules find the household eligible
         household.amount = h["dibao_monthly_amount"]
         household.notes.insert(0, ctx.note("dibao_amount", amount=yuan(h["dibao_monthly_amount"])))
         household.note_params = ctx.income_params

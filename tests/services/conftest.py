@@ -120,3 +120,22 @@ async def live_app(settings):
 async def api(live_app):
     async with httpx.AsyncClient(base_url=live_app.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+async def rasa():
+    """A fake Rasa server on 127.0.0.1 (REST channel and /model/parse) recording requests."""
+    from tests.services.fakes import FakeRasa
+
+    fake = await FakeRasa().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture(scope="module")
+async def rasa_client(settings, rasa):
+    """An HTTP client of an app whose Rasa is the fake one."""
+    live, server = await serve(settings, rasa_url=rasa.url)
+    async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        yield client
+    await shutdown(server)

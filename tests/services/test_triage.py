@@ -1,31 +1,12 @@
 """POST /api/triage: Rasa's parse (a fake Rasa here) + routing + SLA suggestion."""
 
-import httpx
 import pytest
 
-from tests.services.conftest import serve, shutdown
-from tests.services.fakes import FakeRasa
 
-
-@pytest.fixture(scope="module")
-async def rasa():
-    fake = await FakeRasa().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture(scope="module")
-async def client(settings, rasa):
-    live, server = await serve(settings, rasa_url=rasa.url)
-    async with httpx.AsyncClient(base_url=live.url, timeout=30) as c:
-        yield c
-    await shutdown(server)
-
-
-async def test_program_entity_routes_to_its_department(client, rasa):
+async def test_program_entity_routes_to_its_department(rasa_client, rasa):
     rasa.parse_result = {"intent": {"name": "request_help", "confidence": 0.93},
                          "entities": [{"entity": "program", "value": "housing"}]}
-    r = await client.post("/api/triage", json={"text": "房子漏雨想申请危房改造", "region": "341503"})
+    r = await rasa_client.post("/api/triage", json={"text": "房子漏雨想申请危房改造", "region": "341503"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["intent"], body["program"], body["department"], body["urgent"]) == (
@@ -35,9 +16,9 @@ async def test_program_entity_routes_to_its_department(client, rasa):
     assert rasa.received[-1] == {"text": "房子漏雨想申请危房改造"}
 
 
-async def test_emergency_is_urgent_temporary_assistance(client, rasa):
+async def test_emergency_is_urgent_temporary_assistance(rasa_client, rasa):
     rasa.parse_result = {"intent": {"name": "report_emergency", "confidence": 0.8}, "entities": []}
-    body = (await client.post("/api/triage", json={"text": "家里着火了什么都没了"})).json()
+    body = (await rasa_client.post("/api/triage", json={"text": "家里着火了什么都没了"})).json()
     assert body["urgent"] and body["program"] == "temporary"
     assert body["department"] == "civil_affairs"
     assert body["suggested_sla"]["resolution"] == {
@@ -45,30 +26,30 @@ async def test_emergency_is_urgent_temporary_assistance(client, rasa):
         "source": body["suggested_sla"]["resolution"]["source"]}
 
 
-async def test_urgent_words_override_a_calm_intent(client, rasa):
+async def test_urgent_words_override_a_calm_intent(rasa_client, rasa):
     rasa.parse_result = {"intent": {"name": "ask_policy", "confidence": 0.6},
                          "entities": [{"entity": "program", "value": "dibao"}]}
-    body = (await client.post("/api/triage", json={"text": "低保停了家里没饭吃了"})).json()
+    body = (await rasa_client.post("/api/triage", json={"text": "低保停了家里没饭吃了"})).json()
     assert body["urgent"] is True and body["program"] == "dibao"
 
 
-async def test_unknown_program_gives_no_department(client, rasa):
+async def test_unknown_program_gives_no_department(rasa_client, rasa):
     rasa.parse_result = {"intent": {"name": "greet", "confidence": 0.99}, "entities": []}
-    body = (await client.post("/api/triage", json={"text": "你好"})).json()
+    body = (await rasa_client.post("/api/triage", json={"text": "你好"})).json()
     assert body["program"] is None and body["department"] is None
 
 
 @pytest.mark.parametrize("body,field", [({}, "text"), ({"text": " "}, "text"),
                                         ({"text": "x", "region": "000000"}, "region")])
-async def test_bad_input(client, body, field):
-    r = await client.post("/api/triage", json=body)
+async def test_bad_input(rasa_client, body, field):
+    r = await rasa_client.post("/api/triage", json=body)
     assert r.status_code == 422 and r.json()["error"]["field"] == field
 
 
-async def test_bot_down_is_a_clear_503(client, rasa):
+async def test_bot_down_is_a_clear_503(rasa_client, rasa):
     rasa.fail = True
     try:
-        r = await client.post("/api/triage", json={"text": "我要申请低保"})
+        r = await rasa_client.post("/api/triage", json={"text": "我要申请低保"})
     finally:
         rasa.fail = False
     assert r.status_code == 503 and r.json()["error"]["code"] == "bot_unavailable"

@@ -3,28 +3,10 @@
 import asyncio
 import uuid
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from channels.models import Conversation, Message
-from tests.services.conftest import serve, shutdown
-from tests.services.fakes import FakeRasa
-
-
-@pytest.fixture(scope="module")
-async def rasa():
-    fake = await FakeRasa().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture(scope="module")
-async def web(settings, rasa):
-    live, server = await serve(settings, rasa_url=rasa.url)
-    async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
-        yield client
-    await shutdown(server)
 
 
 def msg(text, sender=None, message_id=None, **extra):
@@ -32,9 +14,9 @@ def msg(text, sender=None, message_id=None, **extra):
             "message_id": message_id or str(uuid.uuid4()), **extra}
 
 
-async def test_turn_reaches_rasa_with_metadata_and_replies_are_stored(web, rasa, sessions):
+async def test_turn_reaches_rasa_with_metadata_and_replies_are_stored(rasa_client, rasa, sessions):
     body = msg("你好", metadata={"region": "430200", "evil": "x"})
-    r = await web.post("/channels/web/messages", json=body)
+    r = await rasa_client.post("/channels/web/messages", json=body)
     assert r.status_code == 200
     replies = r.json()["replies"]
     assert replies[0]["text"] == "收到：你好"
@@ -50,10 +32,10 @@ async def test_turn_reaches_rasa_with_metadata_and_replies_are_stored(web, rasa,
                                                        ("out", "bot")]
 
 
-async def test_retry_of_same_message_is_one_turn(web, rasa, sessions):
+async def test_retry_of_same_message_is_one_turn(rasa_client, rasa, sessions):
     body = msg("我要求助")
     before = len(rasa.received)
-    first, *retries = await asyncio.gather(*[web.post("/channels/web/messages", json=body)
+    first, *retries = await asyncio.gather(*[rasa_client.post("/channels/web/messages", json=body)
                                              for _ in range(5)])
     assert len(rasa.received) == before + 1
     assert all(r.json()["replies"] == first.json()["replies"] for r in retries)
@@ -63,11 +45,11 @@ async def test_retry_of_same_message_is_one_turn(web, rasa, sessions):
     assert n == 1
 
 
-async def test_bot_down_keeps_the_message_and_retry_answers_it(web, rasa, sessions):
+async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa, sessions):
     body = msg("救命，房子漏水了")
     rasa.fail = True
     try:
-        r = await web.post("/channels/web/messages", json=body)
+        r = await rasa_client.post("/channels/web/messages", json=body)
     finally:
         rasa.fail = False
     assert r.status_code == 503
@@ -75,7 +57,7 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(web, rasa, sessio
     async with sessions() as s:
         stored = await s.scalar(select(Message).where(Message.external_id == body["message_id"]))
     assert stored.text == body["text"] and stored.payload == {"answered": False}
-    again = await web.post("/channels/web/messages", json=body)
+    again = await rasa_client.post("/channels/web/messages", json=body)
     assert again.status_code == 200 and again.json()["replies"][0]["text"].startswith("收到")
 
 
@@ -87,19 +69,19 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(web, rasa, sessio
     ({"sender": "a", "text": "hi", "metadata": [1]}, "metadata"),
     ({"sender": "a", "text": "hi", "message_id": 5}, "message_id"),
 ])
-async def test_bad_messages_name_the_field(web, body, field):
-    r = await web.post("/channels/web/messages", json=body)
+async def test_bad_messages_name_the_field(rasa_client, body, field):
+    r = await rasa_client.post("/channels/web/messages", json=body)
     assert r.status_code == 422 and r.json()["error"]["field"] == field
 
 
-async def test_chat_page_is_served(web):
-    r = await web.get("/chat")
+async def test_chat_page_is_served(rasa_client):
+    r = await rasa_client.get("/chat")
     assert r.status_code == 200 and "12349" in r.text and "/channels/web/messages" in r.text
 
 
-async def test_handoff_signal_is_recorded_on_the_conversation(web, sessions):
+async def test_handoff_signal_is_recorded_on_the_conversation(rasa_client, sessions):
     body = msg("转人工")
-    r = await web.post("/channels/web/messages", json=body)
+    r = await rasa_client.post("/channels/web/messages", json=body)
     assert r.json()["replies"][1]["custom"]["handoff"]["reason"] == "request_human"
     async with sessions() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))

@@ -1,0 +1,123 @@
+"""Policy answers: which program, which aspect, where — then GET /api/policy.
+
+The region is asked once (or preset by the channel) and remembered; a follow-up such as
+"那要带什么材料" keeps the program of the previous question; "那特困呢" keeps the aspect.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services_client
+from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.regions import normalise_region, region_from_text
+from actions.vocabulary import guess_program, program_name, vocabulary
+
+ASPECTS = ("条件", "标准", "金额", "材料", "流程", "时限", "部门")
+OVERVIEW_ASPECT = "条件"  # what a program is and who may get it: the answer to "低保是啥"
+
+
+def program_in_text(text: str) -> Optional[str]:
+    """A program named in free text when NLU found no entity (低保, 特困 … or a hardship word)."""
+    for code, name in vocabulary()["programs"].items():
+        if name in text:
+            return code
+    return guess_program(text)
+
+
+def aspect_for(tracker: Tracker) -> Optional[str]:
+    """The aspect to answer. One named now wins; "那特困呢" (a program, no aspect, ending in 呢)
+    keeps the previous aspect; a new program with no aspect gets the overview (None)."""
+    named = [a for a in tracker.get_latest_entity_values("aspect") if a in ASPECTS]
+    if named:
+        return named[-1]
+    text = (tracker.latest_message.get("text") or "").strip(" ？?。")
+    new_program = next(tracker.get_latest_entity_values("program"), None)
+    if new_program and not text.endswith("呢"):
+        return None
+    aspect = tracker.get_slot("aspect")
+    return aspect if aspect in ASPECTS else None
+
+
+class ValidatePolicyForm(InterruptibleFormValidation):
+    own_intents = frozenset({"ask_policy"})
+
+    def name(self) -> Text:
+        return "validate_policy_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        return [s for s in domain_slots
+                if not tracker.get_slot(s) and not (s == "region" and tracker.get_slot("region_declined"))]
+
+    def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        if requested == "region":
+            return bool(region_from_text(text) or next(tracker.get_latest_entity_values("region"), None))
+        return bool(next(tracker.get_latest_entity_values("program"), None) or program_in_text(text))
+
+    async def extract_program(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "program" or tracker.get_slot("program"):
+            return {}
+        if latest_intent(tracker)[0] == "dont_know":
+            return {"requested_slot": None}  # no program: action_answer_policy gives the overview
+        # None when not understood: the form asks again (the citizen may also say 不知道)
+        return {"program": program_in_text(tracker.latest_message.get("text") or "")}
+
+    async def extract_region(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "region" or next(
+                tracker.get_latest_entity_values("region"), None):
+            return {}
+        code = region_from_text(tracker.latest_message.get("text"))
+        # Not a region we have documents for, or 不知道: answer with the general policy, and do
+        # not ask again in this conversation.
+        return {"region": code} if code else {"region": None, "region_declined": True}
+
+    async def validate_program(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return {"program": value if value in vocabulary()["programs"] else None}
+
+    async def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        code = normalise_region(value)
+        return {"region": code} if code else {"region": None, "region_declined": True}
+
+
+class ActionAnswerPolicy(Action):
+    def name(self) -> Text:
+        return "action_answer_policy"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        program = tracker.get_slot("program")
+        if program not in vocabulary()["programs"]:
+            dispatcher.utter_message(response="utter_policy_overview")
+            return []
+        aspect = aspect_for(tracker)
+        region = normalise_region(tracker.get_slot("region"))
+        params = {"program": program, "aspect": aspect or OVERVIEW_ASPECT}
+        if region:
+            params["region"] = region
+        try:
+            answer = await services_client.request("GET", "/api/policy", params=params)
+        except services_client.ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_down_policy")
+            return [SlotSet("pending_retry", "policy")]
+        except services_client.ServiceRejected:
+            # A program the knowledge base does not cover yet: say what there is instead.
+            dispatcher.utter_message(response="utter_policy_overview")
+            return [SlotSet("pending_retry", None)]
+        if region is None and tracker.get_slot("region_declined"):
+            dispatcher.utter_message(response="utter_policy_general")
+        dispatcher.utter_message(response="utter_policy_answer", program_name=program_name(program),
+                                 aspect=params["aspect"], answer=answer["short"])
+        if aspect is None:
+            dispatcher.utter_message(response="utter_policy_more", program_name=program_name(program))
+        return [SlotSet("aspect", params["aspect"]), SlotSet("pending_retry", None)]
