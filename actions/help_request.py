@@ -1,25 +1,44 @@
-"""Help requests: the help form's validators and filing the referral ticket."""
+"""Help requests: the help form (name, phone, region, 乡镇/街道, what happened), a guess of the
+program and the urgency, then the referral ticket (POST /api/referrals, idempotent)."""
+
+from __future__ import annotations
 
 import hashlib
 import re
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services_client
-from actions.regions import normalise_region
+from actions.eligibility import household_facts
+from actions.handoff import emit_handoff
+from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.parsing import parse_mobile, parse_street
+from actions.regions import normalise_region, region_from_text
+from actions.vocabulary import department_name, guess_program, program_name, sounds_urgent, vocabulary
 
-MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
-MAX_NAME = 32
+MAX_NAME = 16
+MAX_DESCRIPTION = 2000
+UNKNOWN = "unknown"
+_NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫|称呼我|我的名字是)")
+_DONT_KNOW = re.compile(r"^(不知道|不清楚|不晓得|说不好|不记得)")
 
 
 def extract_mobile(text: Optional[str]) -> Optional[str]:
-    match = MOBILE_RE.search(text or "")
-    return "".join(match.groups()) if match else None
+    return parse_mobile(text)
+
+
+def clean_name(text: str) -> Optional[str]:
+    """"我叫王秀英，电话…" -> "王秀英"; None when it does not look like a name."""
+    name = _NAME_PREFIX.sub("", (text or "").strip())
+    name = re.split(r"[，,。.!！~\s]|电话|手机|今年", name)[0]
+    if not name or len(name) > MAX_NAME or re.search(r"\d", name) or _DONT_KNOW.match(name):
+        return None
+    return name
 
 
 def plain_deadline(iso: str) -> str:
@@ -30,9 +49,23 @@ def plain_deadline(iso: str) -> str:
 
 def idempotency_key(sender_id: str, payload: Dict[str, Any]) -> str:
     """Same conversation + same answers = same key, so a retry never files a second ticket."""
-    basis = "|".join(str(payload[k]) for k in ("program", "region", "description")) + \
+    basis = "|".join(str(payload.get(k)) for k in ("program", "region", "street", "description")) + \
         "|" + payload["citizen"]["name"] + "|" + payload["citizen"]["phone"]
     return "bot:" + hashlib.sha256(f"{sender_id}|{basis}".encode()).hexdigest()[:40]
+
+
+def user_messages_since(tracker: Tracker, form: str) -> List[dict]:
+    """The citizen's messages since the form started, the message that started it included."""
+    messages: List[dict] = []
+    started = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            messages.append(event.get("parse_data") or {})
+            if started:
+                break
+        elif event.get("event") == "active_loop" and event.get("name") == form:
+            started = True
+    return messages
 
 
 def reported_emergency(tracker: Tracker) -> bool:
@@ -44,21 +77,86 @@ def reported_emergency(tracker: Tracker) -> bool:
     )
 
 
-class ValidateHelpForm(FormValidationAction):
+def choose_program(tracker: Tracker, description: str) -> str:
+    """Named during this request > suggested by the eligibility screen > guessed from what
+    happened > asked about earlier > temporary (临时救助, the catch-all of the documents)."""
+    for message in user_messages_since(tracker, "help_form"):
+        for entity in message.get("entities") or []:
+            if entity.get("entity") == "program" and entity.get("value") in vocabulary()["programs"]:
+                return entity["value"]
+    for candidate in (tracker.get_slot("suggested_program"), guess_program(description),
+                      tracker.get_slot("program")):
+        if candidate in vocabulary()["programs"]:
+            return candidate
+    return vocabulary()["default_program"]
+
+
+class ValidateHelpForm(InterruptibleFormValidation):
+    own_intents = frozenset({"request_help", "report_emergency"})
+    free_text_slots = frozenset({"help_description"})
+
     def name(self) -> Text:
         return "validate_help_form"
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         # The region may already be known from the channel (metadata) or earlier turns.
-        return [s for s in domain_slots if not (s == "region" and tracker.get_slot("region"))]
+        return [s for s in domain_slots if not (s == "region" and normalise_region(tracker.get_slot("region")))]
+
+    def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        return {
+            "citizen_name": lambda: clean_name(text) is not None and (
+                len(clean_name(text)) <= 4 or bool(_NAME_PREFIX.match(text.strip()))),
+            "phone": lambda: extract_mobile(text) is not None,
+            "region": lambda: region_from_text(text) is not None,
+            "street": lambda: parse_street(text) is not None,
+        }.get(requested, lambda: False)()
+
+    def _text_for(self, slot: str, tracker: Tracker) -> Optional[str]:
+        """The latest text when it answers `slot`, the slot being asked right now."""
+        if tracker.get_slot("requested_slot") != slot:
+            return None
+        return (tracker.latest_message.get("text") or "").strip()
+
+    async def extract_citizen_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("citizen_name", tracker)
+        return {} if text is None else {"citizen_name": text}
+
+    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("phone", tracker)
+        if text is None or next(tracker.get_latest_entity_values("phone"), None):
+            return {}
+        return {"phone": text}
+
+    async def extract_region(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("region", tracker)
+        if text is None or next(tracker.get_latest_entity_values("region"), None):
+            return {}
+        return {"region": region_from_text(text) or text}
+
+    async def extract_street(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("street", tracker)
+        if text is None:
+            # Named in passing ("我在苏埠镇，老伴住院了"): no need to ask later.
+            named = parse_street(tracker.latest_message.get("text") or "")
+            return {"street": named} if named and not tracker.get_slot("street") else {}
+        return {"street": text}
+
+    async def extract_help_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("help_description", tracker)
+        return {} if text is None else {"help_description": text}
 
     async def validate_citizen_name(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        name = re.sub(r"^(我叫|我是|叫我|姓名[:：]?)", "", str(value or "")).strip(" 。，,.!！")
-        if not name or len(name) > MAX_NAME:
-            dispatcher.utter_message(response="utter_ask_citizen_name")
-            return {"citizen_name": None}
+        name = clean_name(str(value or ""))
+        if name is None:
+            dispatcher.utter_message(response="utter_name_invalid")
         return {"citizen_name": name}
 
     async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher,
@@ -66,7 +164,6 @@ class ValidateHelpForm(FormValidationAction):
         phone = extract_mobile(str(value or "")) or extract_mobile(tracker.latest_message.get("text"))
         if phone is None:
             dispatcher.utter_message(response="utter_phone_invalid")
-            return {"phone": None}
         return {"phone": phone}
 
     async def validate_region(self, value: Any, dispatcher: CollectingDispatcher,
@@ -76,12 +173,45 @@ class ValidateHelpForm(FormValidationAction):
             dispatcher.utter_message(response="utter_region_invalid")
         return {"region": region}
 
+    async def validate_street(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if latest_intent(tracker)[0] == "dont_know" or _DONT_KNOW.match(text):
+            return {"street": UNKNOWN}
+        street = parse_street(text) or (text if 2 <= len(text) <= 16 else None)
+        if street is None:
+            dispatcher.utter_message(response="utter_ask_street")
+            return {"street": None}
+        return {"street": street}
+
     async def validate_help_description(self, value: Any, dispatcher: CollectingDispatcher,
                                         tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = str(value or "").strip()
-        if not text:
+        if len(text) < 2 or latest_intent(tracker)[0] == "dont_know" or _DONT_KNOW.match(text):
+            dispatcher.utter_message(response="utter_description_help")
             return {"help_description": None}
-        return {"help_description": text[:2000]}
+        return {"help_description": text[:MAX_DESCRIPTION]}
+
+
+def referral_payload(tracker: Tracker) -> Dict[str, Any]:
+    metadata = tracker.get_slot("session_started_metadata") or {}
+    metadata = {**metadata, **(tracker.latest_message.get("metadata") or {})}
+    description = tracker.get_slot("help_description") or ""
+    urgent = reported_emergency(tracker) or sounds_urgent(description)
+    facts = household_facts(tracker)
+    if facts:
+        description += vocabulary()["referral_facts"].format(facts=facts)
+    street = tracker.get_slot("street")
+    return {
+        "program": choose_program(tracker, tracker.get_slot("help_description") or ""),
+        "region": tracker.get_slot("region"),
+        "street": None if street in (None, UNKNOWN) else street,
+        "citizen": {"name": tracker.get_slot("citizen_name"), "phone": tracker.get_slot("phone")},
+        "description": description[:4000],
+        "urgency": "urgent" if urgent else "normal",
+        "channel": metadata.get("channel", "web"),
+        "conversation_id": str(metadata.get("conversation_id") or tracker.sender_id),
+    }
 
 
 class ActionSubmitHelpRequest(Action):
@@ -90,33 +220,28 @@ class ActionSubmitHelpRequest(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        metadata = tracker.latest_message.get("metadata") or {}
-        urgent = tracker.get_slot("urgency") == "urgent" or reported_emergency(tracker)
-        payload = {
-            "program": tracker.get_slot("program") or "temporary",
-            "region": tracker.get_slot("region"),
-            "citizen": {"name": tracker.get_slot("citizen_name"),
-                        "phone": tracker.get_slot("phone")},
-            "description": tracker.get_slot("help_description"),
-            "urgency": "urgent" if urgent else "normal",
-            "channel": metadata.get("channel", "web"),
-            "conversation_id": tracker.sender_id,
-        }
+        payload = referral_payload(tracker)
         try:
             ticket = await services_client.request(
                 "POST", "/api/referrals", json=payload,
                 headers={"Idempotency-Key": idempotency_key(tracker.sender_id, payload)},
             )
-        except (services_client.ServiceUnavailable, services_client.ServiceRejected):
-            # Slots stay filled: a retry sends the same answers with the same key.
+        except services_client.ServiceUnavailable:
+            # Slots stay filled: "再试一次" sends the same answers with the same key.
             dispatcher.utter_message(response="utter_service_down_saved")
-            return []
+            return [SlotSet("pending_retry", "help_request")]
+        except services_client.ServiceRejected:
+            # The service refuses what we collected: a person files it instead.
+            dispatcher.utter_message(response="utter_help_rejected")
+            emit_handoff(dispatcher, tracker, "request_human")
+            return [SlotSet("pending_retry", None)]
         dispatcher.utter_message(
-            response="utter_help_submitted",
+            response="utter_help_submitted_urgent" if payload["urgency"] == "urgent" else "utter_help_submitted",
+            program_name=program_name(payload["program"]),
             reference_no=ticket["reference_no"],
-            department_name=ticket.get("department_name", ticket["department"]),
+            department_name=ticket.get("department_name") or department_name(ticket.get("department")),
             first_response_due=plain_deadline(ticket["sla"]["first_response_due"]),
             resolution_due=plain_deadline(ticket["sla"]["resolution_due"]),
         )
-        return [SlotSet("help_description", None), SlotSet("urgency", None),
-                SlotSet("reference_no", ticket["reference_no"])]
+        return [SlotSet("help_description", None), SlotSet("reference_no", ticket["reference_no"]),
+                SlotSet("pending_retry", None)]

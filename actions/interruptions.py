@@ -57,7 +57,13 @@ class InterruptibleFormValidation(FormValidationAction):
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         if fresh_user_turn(tracker, self.form_name()) and self.interrupted(tracker):
             return [ActionExecutionRejected(self.form_name())]
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        return events + await self.extra_events(dispatcher, tracker, domain)
+
+    async def extra_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict) -> List[Dict[Text, Any]]:
+        """Slots outside the form's required list that the latest message also fills."""
+        return []
 
     def interrupted(self, tracker: Tracker) -> bool:
         name, confidence = latest_intent(tracker)

@@ -206,7 +206,7 @@ _STREET_STOP = re.compile(r"^(我是|我在|住在|家在|俺是|俺在|在|是|
 def parse_street(text: Optional[str]) -> Optional[str]:
     """The 乡镇/街道 named in a message: 苏埠镇, 小华山街道, 月塘街道."""
     for m in _STREET.finditer(text or ""):
-        name = _STREET_STOP.sub("", m.group(1))
+        name = re.sub(r"^.*(在|住|是)", "", _STREET_STOP.sub("", m.group(1)))
         name = re.sub(r"^.*(市|区|县|州)", "", name) or name
         if len(name) >= 2 and name not in ("乡镇", "城镇", "小镇", "街道", "乡里"):
             return name

@@ -82,7 +82,9 @@ class ValidatePolicyForm(InterruptibleFormValidation):
 
     async def validate_program(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[Text, Any]:
-        return {"program": value if value in vocabulary()["programs"] else None}
+        if value in vocabulary()["programs"]:
+            return {"program": value}
+        return {"program": program_in_text(str(value or ""))}
 
     async def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:

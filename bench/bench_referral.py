@@ -72,7 +72,7 @@ async def main() -> None:
         now = datetime.now(UTC)
         t0 = time.perf_counter()
         await raw.copy_records_to_table("tickets", records=rows(n, now), columns=COLUMNS)
-        await raw.execute("ANALYZE tickets")
+        await raw.execute("VACUUM ANALYZE tickets")  # what autovacuum does after a bulk load
         load_s = time.perf_counter() - t0
         open_count = await raw.fetchval(
             "SELECT count(*) FROM tickets WHERE status = ANY($1::text[])", OPEN)
@@ -96,10 +96,18 @@ async def main() -> None:
             await service.list_tickets(sf, clerk, limit=50, offset=(i % 4) * 50)
             queue.append((time.perf_counter() - t) * 1000)
         sweeps = []
-        for _ in range(2):  # the first records every breach; the second is the steady state
+        # The first sweep records the whole loaded backlog (every breach at once); then, as
+        # autovacuum would after such a burst, VACUUM ANALYZE; then the steady state, which is
+        # what a sweep every WORKER_INTERVAL_S costs.
+        for i in range(4):
+            if i == 1:
+                raw = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+                await raw.execute("VACUUM ANALYZE tickets")
+                await raw.close()
             t = time.perf_counter()
             counts = await service.sweep_sla(sf, datetime.now(UTC))
-            sweeps.append({"seconds": round(time.perf_counter() - t, 3), **counts})
+            sweeps.append({"kind": "backlog" if i == 0 else "steady",
+                           "seconds": round(time.perf_counter() - t, 3), **counts})
         await engine.dispose()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -125,10 +125,10 @@ async def triage_text(request: Request):
 
 # --- staff API (console session) ----------------------------------------------------------------
 
-def _viewer(request: Request):
+async def _viewer(request: Request):
     from console.auth import current_viewer  # the console owns login, sessions and CSRF
 
-    return current_viewer(request)
+    return await current_viewer(request)
 
 
 def _ip(request: Request) -> str | None:
@@ -153,7 +153,7 @@ def _bool_arg(request: Request, name: str) -> bool | None:
 
 @bp.get("/api/tickets")
 async def list_tickets(request: Request):
-    viewer = _viewer(request)
+    viewer = await _viewer(request)
     try:
         limit = int(request.args.get("limit", 50))
         offset = int(request.args.get("offset", 0))
@@ -169,7 +169,7 @@ async def list_tickets(request: Request):
 
 @bp.get("/api/tickets/<reference_no:str>")
 async def get_ticket(request: Request, reference_no: str):
-    viewer = _viewer(request)
+    viewer = await _viewer(request)
     return json(await _run(service.get_ticket(request.app.ctx.sessions, viewer, reference_no,
                                               ip=_ip(request))))
 
@@ -189,7 +189,7 @@ _ACTIONS = {
 
 @bp.post("/api/tickets/<reference_no:str>/<action:str>")
 async def change_ticket(request: Request, reference_no: str, action: str):
-    viewer = _viewer(request)
+    viewer = await _viewer(request)
     if action not in _ACTIONS:
         raise not_found("action")
     fn, fields = _ACTIONS[action]
@@ -207,4 +207,4 @@ async def change_ticket(request: Request, reference_no: str, action: str):
 @bp.get("/api/dashboard")
 async def dashboard(request: Request):
     return json({"departments": await service.dashboard(request.app.ctx.sessions,
-                                                        _viewer(request))})
+                                                        await _viewer(request))})

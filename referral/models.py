@@ -11,18 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hotline.db import Base, UTCDateTime, utcnow
 
 OPEN_STATUSES = ("new", "accepted", "in_progress", "waiting_citizen", "transferred", "reopened")
+RUNNING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "waiting_citizen")  # clock running
+# The same predicates as SQL literals: partial indexes are only usable by queries whose
+# conditions match them as literals, not as bound parameters.
 _OPEN_SQL = "status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"
+_RUNNING_SQL = "status IN ('new','accepted','in_progress','transferred','reopened')"
+IS_OPEN = text(_OPEN_SQL)
+IS_RUNNING = text(_RUNNING_SQL)
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        # SLA sweeps scan open tickets by deadline.
-        Index("ix_tickets_open_resolution_due", "resolution_due",
-              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
-        Index("ix_tickets_open_first_response_due", "first_response_due",
-              postgresql_where=text(_OPEN_SQL + " AND first_responded_at IS NULL"),
-              sqlite_where=text(_OPEN_SQL + " AND first_responded_at IS NULL")),
         Index("ix_tickets_department_status", "department", "status"),
     )
 
@@ -53,6 +53,12 @@ class Ticket(Base):
     first_response_warn_at: Mapped[datetime] = mapped_column(UTCDateTime())  # "approaching" from
     resolution_warn_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the sweep recorded each threshold (null: not yet crossed in this clock cycle). They let
+    # a sweep touch only the tickets that crossed a threshold since the last one.
+    first_response_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_response_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -62,6 +68,26 @@ class Ticket(Base):
 # A department's open queue, most urgent first (partial: closed tickets are most of the rows).
 Index("ix_tickets_open_queue", Ticket.department, Ticket.priority.desc(), Ticket.resolution_due,
       postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL))
+
+
+
+
+def _sweep_index(name: str, column, condition: str) -> Index:
+    where = text(f"{_RUNNING_SQL} AND {condition}")
+    return Index(name, column, postgresql_where=where, sqlite_where=where)
+
+
+# One partial index per SLA threshold: only running tickets that have not crossed it yet.
+_sweep_index("ix_tickets_sweep_first_response_warn", Ticket.first_response_warn_at,
+             "first_responded_at IS NULL AND first_response_warned_at IS NULL")
+_sweep_index("ix_tickets_sweep_resolution_warn", Ticket.resolution_warn_at,
+             "resolution_warned_at IS NULL")
+_sweep_index("ix_tickets_sweep_first_response_due", Ticket.first_response_due,
+             "first_responded_at IS NULL AND first_response_breached_at IS NULL")
+_sweep_index("ix_tickets_sweep_resolution_due", Ticket.resolution_due,
+             "resolution_breached_at IS NULL")
+_sweep_index("ix_tickets_sweep_coordinator", Ticket.resolution_due, "escalation_level < 2")
+BELOW_COORDINATOR = text("escalation_level < 2")
 
 
 class TicketEvent(Base):

@@ -20,13 +20,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db import utcnow
+from hotline.db import UTCDateTime, utcnow
 from hotline.privacy import mask_name, mask_phone, phone_last4
 from referral import domain
 from referral.access import Viewer, can_view
 from referral.domain import InvalidTransition  # noqa: F401 - part of this module's API
 from referral.models import (
+    BELOW_COORDINATOR,
+    IS_OPEN,
+    IS_RUNNING,
     OPEN_STATUSES,
+    RUNNING_STATUSES,
     AuditEntry,
     IdempotencyRecord,
     OutboxMessage,
@@ -37,8 +41,6 @@ from referral.models import (
 )
 from referral.workdays import CHINA, is_working_day
 from rules.regions import regions
-
-RUNNING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "waiting_citizen")  # clock running
 
 
 class NotFound(Exception):
@@ -94,6 +96,8 @@ def _apply_sla(t: Ticket, start: datetime) -> None:
     t.first_response_due, t.resolution_due = first_due, resolution_due
     t.first_response_warn_at = _warn_at(start, first_due)
     t.resolution_warn_at = _warn_at(start, resolution_due)
+    t.first_response_warned_at = t.resolution_warned_at = None  # a new clock cycle
+    t.first_response_breached_at = t.resolution_breached_at = None
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -260,7 +264,7 @@ async def list_tickets(
     if department:
         conds.append(Ticket.department == department)
     if status == "open" or status is None:
-        conds.append(Ticket.status.in_(OPEN_STATUSES))
+        conds.append(IS_OPEN)
     elif status != "all":
         conds.append(Ticket.status == status)
     if program:
@@ -495,50 +499,67 @@ def working_days_before(moment: datetime, days: int) -> datetime:
 
 
 async def sweep_sla(sf: async_sessionmaker, now: datetime) -> dict[str, int]:
-    """Record approaching and breached deadlines and escalate breaches, set-based so one sweep
-    over every open ticket stays fast. Idempotent: each event is recorded once per clock cycle."""
-    running = Ticket.status.in_(RUNNING_STATUSES)
-    waiting_first = Ticket.first_responded_at.is_(None)
-    checks = [
-        ("first_response", "approaching", 0, and_(running, waiting_first,
-                                                  Ticket.first_response_warn_at < now,
-                                                  Ticket.first_response_due >= now)),
-        ("resolution", "approaching", 0, and_(running, Ticket.resolution_warn_at < now,
-                                              Ticket.resolution_due >= now)),
-        ("first_response", "breached", 0, and_(running, waiting_first,
-                                               Ticket.first_response_due < now)),
-        ("resolution", "breached", 0, and_(running, Ticket.resolution_due < now)),
+    """Record approaching and breached deadlines and escalate breaches.
+
+    Set-based: each threshold is one INSERT of SLA events plus one UPDATE that marks the
+    tickets, both over a partial index of the running tickets that have not crossed it yet, so a
+    sweep costs what changed since the last one, not the size of the backlog. Idempotent: events
+    are unique per ticket, target, kind, level and clock cycle.
+    """
+    running = IS_RUNNING
+    unanswered = Ticket.first_responded_at.is_(None)
+    thresholds = [
+        ("first_response", "approaching", Ticket.first_response_warned_at,
+         [unanswered, Ticket.first_response_warn_at < now, Ticket.first_response_due >= now]),
+        ("resolution", "approaching", Ticket.resolution_warned_at,
+         [Ticket.resolution_warn_at < now, Ticket.resolution_due >= now]),
+        ("first_response", "breached", Ticket.first_response_breached_at,
+         [unanswered, Ticket.first_response_due < now]),
+        ("resolution", "breached", Ticket.resolution_breached_at, [Ticket.resolution_due < now]),
     ]
-    escalate_to_coordinator = and_(
-        running, Ticket.resolution_due < working_days_before(
-            now, domain.coordinator_escalation_after_days()))
+    # A breach also settles its "approaching" threshold, so that index stays small.
+    warned_by_breach = {"first_response": Ticket.first_response_warned_at,
+                        "resolution": Ticket.resolution_warned_at}
     counts: dict[str, int] = {}
     async with sf() as s, s.begin():
-        insert = _insert(s)
-        for target, kind, level, cond in checks:
-            src = select(Ticket.id, literal(target), literal(kind), literal(level),
-                         Ticket.sla_cycle, literal_column("'{}'"), literal(now)).where(cond)
-            res = await s.execute(
-                insert(SlaEvent).from_select(
-                    ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
-                .on_conflict_do_nothing())
+        for target, kind, marker, conds in thresholds:
+            crossing = and_(running, marker.is_(None), *conds)
+            await _record_sla_events(s, target, kind, 0, crossing, now, {})
+            values = {marker.key: now}
+            if kind == "breached":
+                warned = warned_by_breach[target]
+                values[warned.key] = func.coalesce(warned, now)
+                # Escalation level 1: the department supervisor; priority goes up once.
+                first_escalation = and_(crossing, Ticket.escalation_level < 1)
+                await _record_sla_events(s, "any", "escalated", 1, first_escalation, now,
+                                         {"to": "department_supervisor"})
+                values |= {"priority": Ticket.priority + case((Ticket.escalation_level < 1, 1),
+                                                              else_=0),
+                           "escalation_level": case((Ticket.escalation_level < 1, 1),
+                                                    else_=Ticket.escalation_level)}
+            res = await s.execute(update(Ticket).where(crossing).values(**values)
+                                  .execution_options(synchronize_session=False))
             counts[f"{target}_{kind}"] = max(res.rowcount or 0, 0)
-        breached = or_(and_(running, waiting_first, Ticket.first_response_due < now),
-                       and_(running, Ticket.resolution_due < now))
-        for level, cond, to in ((1, breached, "department_supervisor"),
-                                (2, escalate_to_coordinator, "civil_affairs_coordinator")):
-            due = and_(cond, Ticket.escalation_level < level)
-            src = select(Ticket.id, literal("resolution" if level == 2 else "any"),
-                         literal("escalated"), literal(level), Ticket.sla_cycle,
-                         literal_column(f"'{{\"to\": \"{to}\"}}'"), literal(now)).where(due)
-            await s.execute(insert(SlaEvent).from_select(
-                ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
-                .on_conflict_do_nothing())
-            res = await s.execute(update(Ticket).where(due).values(
-                escalation_level=level, priority=Ticket.priority + 1, updated_at=now)
-                .execution_options(synchronize_session=False))
-            counts[f"escalated_level{level}"] = max(res.rowcount or 0, 0)
+        # Escalation level 2: still unresolved well after the deadline -> civil-affairs coordinator.
+        long_overdue = and_(running, BELOW_COORDINATOR, Ticket.resolution_due <
+                            working_days_before(now, domain.coordinator_escalation_after_days()))
+        await _record_sla_events(s, "resolution", "escalated", 2, long_overdue, now,
+                                 {"to": "civil_affairs_coordinator"})
+        res = await s.execute(update(Ticket).where(long_overdue).values(
+            escalation_level=2, priority=Ticket.priority + 1)
+            .execution_options(synchronize_session=False))
+        counts["escalated_to_coordinator"] = max(res.rowcount or 0, 0)
     return counts
+
+
+async def _record_sla_events(s: AsyncSession, target: str, kind: str, level: int, where,
+                             now: datetime, data: dict) -> None:
+    src = select(Ticket.id, literal(target), literal(kind), literal(level), Ticket.sla_cycle,
+                 literal_column("'" + json.dumps(data, ensure_ascii=False) + "'"),
+                 literal(now, UTCDateTime())).where(where)
+    await s.execute(_insert(s)(SlaEvent).from_select(
+        ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
+        .on_conflict_do_nothing())
 
 
 async def department_queue(sf: async_sessionmaker, department: str, limit: int = 200) -> list[Ticket]:
@@ -546,7 +567,7 @@ async def department_queue(sf: async_sessionmaker, department: str, limit: int =
     async with sf() as s:
         rows = await s.scalars(
             select(Ticket)
-            .where(Ticket.department == department, Ticket.status.in_(OPEN_STATUSES))
+            .where(Ticket.department == department, IS_OPEN)
             .order_by(Ticket.priority.desc(), Ticket.resolution_due, Ticket.id)
             .limit(limit))
         return list(rows)

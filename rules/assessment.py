@@ -245,7 +245,7 @@ def _phase_out(ctx: Context, assets: Finding) -> Route:
     if h["dibao_income_below_standard"]:
         band = ctx.income_finding(False, "phase_out_in_band", "phase_out_still_below")
     else:
-        ceiling = ctx.value("phase_out.income_max_multiplier") * h["dibao_standard"]
+        ceiling = h["dibao_phase_out_income_ceiling"]
         band_params = ("phase_out.income_max_multiplier",) + _at_bound(
             ctx, ceiling, "phase_out.includes_upper_bound")
         band = ctx.income_finding(h["dibao_phase_out_income_in_band"], "phase_out_in_band",
@@ -256,9 +256,9 @@ def _phase_out(ctx: Context, assets: Finding) -> Route:
         findings.append(Finding(employed, ctx.text("phase_out_employed" if employed
                                                    else "phase_out_not_employed"),
                                 params=("phase_out.requires_employment",)))
-    disabled = h["has_disabled_member"]
-    months_param = "phase_out.months_disabled_household" if disabled else "phase_out.months"
-    months = ctx.value(months_param)
+    months = h["dibao_phase_out_months"]  # shown only when the route's conditions are all met
+    months_param = ("phase_out.months_disabled_household" if h["has_disabled_member"]
+                    else "phase_out.months")
     notes = [ctx.note("phase_out", months=months)]
     extended = ctx.value("phase_out.months_extended")
     if extended > months:
@@ -327,25 +327,24 @@ def tekun(ctx: Context) -> list[Route] | None:
 
 
 def _tekun_route(ctx: Context, i: int, supporter: Finding, assets: Finding) -> Route:
-    member, who = ctx.req.members[i], ctx.who(i)
-    minor_age = ctx.value("minor_age")
-    if member.age is not None and ctx.facts.persons[i]["is_minor"]:
-        work = Finding(True, ctx.text("tekun_minor", who=who, minor_age=minor_age), params=("minor_age",))
-    elif member.can_work is False:
-        work = Finding(True, ctx.text("tekun_cannot_work", who=who))
-    elif member.can_work is True:
-        work = Finding(False, ctx.text("tekun_can_work", who=who))
-    else:
+    member, who, person = ctx.req.members[i], ctx.who(i), ctx.facts.persons[i]
+    minor = member.age is not None and person["is_minor"]
+    if minor:
+        work = Finding(True, ctx.text("tekun_minor", who=who, minor_age=ctx.value("minor_age")),
+                       params=("minor_age",))
+    elif member.can_work is None:
         asks = (f"household.members[{i}].can_work",) + (
             (f"household.members[{i}].age",) if member.age is None else ())
         work = Finding(None, ctx.text("tekun_work_unknown", who=who), missing=asks)
-    income = ctx.req.member_income(i)
-    if income is None:
+    else:
+        ok = person["tekun_no_work_ability"]
+        work = Finding(ok, ctx.text("tekun_cannot_work" if ok else "tekun_can_work", who=who))
+    if ctx.req.member_income(i) is None:
         no_income = Finding(None, ctx.text("tekun_income_unknown", who=who),
                             missing=(f"household.members[{i}].monthly_income",))
     else:
-        no_income = Finding(income == 0, ctx.text("tekun_no_income" if income == 0 else "tekun_has_income",
-                                                  who=who))
+        ok = person["tekun_no_income"]
+        no_income = Finding(ok, ctx.text("tekun_no_income" if ok else "tekun_has_income", who=who))
     return Route([work, no_income, supporter, assets])
 
 
@@ -380,12 +379,11 @@ def expenditure_hardship(ctx: Context) -> list[Route] | None:
     floor_param = "expenditure_hardship.income_min_multiplier"
     disposable_param = "expenditure_hardship.disposable_income_yearly"
     values = {"multiplier": yuan(ctx.value(floor_param)),
-              "floor": yuan(ctx.value(floor_param) * h["dibao_standard"])}
-    above_floor = h["per_capita_income"] >= ctx.value(floor_param) * h["dibao_standard"]
-    if not above_floor:
+              "floor": yuan(h["expenditure_hardship_income_floor"])}
+    if not h["expenditure_hardship_above_floor"]:
         band = ctx.income_finding(False, "hardship_in_band", "hardship_below_band", (floor_param,),
                                   **values)
-    elif not h["expenditure_hardship_income_in_band"]:
+    elif not h["expenditure_hardship_below_disposable_income"]:
         band = Finding(False, ctx.text("hardship_above_disposable"), params=(disposable_param,))
     else:
         band = ctx.income_finding(True, "hardship_in_band", "hardship_below_band",

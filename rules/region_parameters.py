@@ -41,13 +41,13 @@ class RegionParameter:
         return out
 
 
-def _leaves(node: ParameterNode, prefix: str = ""):
+def parameter_leaves(node: ParameterNode, prefix: str = ""):
     for name, child in node.children.items():
         path = f"{prefix}{name}"
         if isinstance(child, Parameter):
             yield path, child
         else:
-            yield from _leaves(child, f"{path}.")
+            yield from parameter_leaves(child, f"{path}.")
 
 
 def _at(path: str, parameter: Parameter, instant: str) -> RegionParameter | None:
@@ -66,7 +66,7 @@ def _at(path: str, parameter: Parameter, instant: str) -> RegionParameter | None
 def region_parameters(code: str, instant: str) -> dict[str, RegionParameter]:
     """The parameters in force at `instant` (YYYY-MM-DD) for region `code`, by path."""
     root = tax_benefit_system().parameters
-    leaves = [*_leaves(root.regions.children[regions()[code]["parameters"]]),
+    leaves = [*parameter_leaves(root.regions.children[regions()[code]["parameters"]]),
               *((name, root.children[name]) for name in NATIONAL)]
     found = {path: _at(path, parameter, instant) for path, parameter in leaves}
     return {path: p for path, p in found.items() if p is not None}
@@ -76,7 +76,7 @@ def region_parameters(code: str, instant: str) -> dict[str, RegionParameter]:
 def earliest_date(code: str) -> date:
     """The first day on which every parameter of the region has a value."""
     root = tax_benefit_system().parameters
-    leaves = [*_leaves(root.regions.children[regions()[code]["parameters"]]),
+    leaves = [*parameter_leaves(root.regions.children[regions()[code]["parameters"]]),
               *((name, root.children[name]) for name in NATIONAL)]
     return max(date.fromisoformat(p.values_list[-1].instant_str) for _, p in leaves)
 

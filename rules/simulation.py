@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy
 from openfisca_core import periods
 from openfisca_core.indexed_enums import EnumArray
 from openfisca_core.simulations import SimulationBuilder
@@ -19,22 +18,23 @@ from rules.regions import regions
 from rules.screen_request import ScreenRequest
 
 HOUSEHOLD_VARIABLES = (
-    "household_size", "dibao_standard", "employment_cost_deductions", "countable_income",
+    "dibao_standard", "employment_cost_deductions",
     "per_capita_income", "per_capita_financial_assets", "asset_limit_per_capita",
     "assets_within_limit", "dibao_income_below_standard", "dibao_eligible", "dibao_monthly_amount",
-    "dibao_phase_out_income_in_band", "dibao_phase_out_applicable", "dibao_phase_out_months",
+    "dibao_phase_out_income_ceiling", "dibao_phase_out_income_in_band", "dibao_phase_out_months",
     "has_disabled_member", "has_employed_member",
     "tekun_support_standard", "tekun_support_standard_centralized",
-    "low_income_ceiling", "low_income_income_in_band", "low_income_eligible",
-    "expenditure_hardship_income_in_band", "expenditure_hardship_below_standard_after_expenses",
-    "expenditure_hardship_eligible", "per_capita_income_after_rigid_expenses",
-    "temporary_assistance_type", "temporary_assistance_minimum", "temporary_assistance_maximum",
+    "low_income_ceiling", "low_income_income_in_band",
+    "expenditure_hardship_income_floor", "expenditure_hardship_above_floor",
+    "expenditure_hardship_below_disposable_income",
+    "expenditure_hardship_below_standard_after_expenses", "per_capita_income_after_rigid_expenses",
+    "temporary_assistance_minimum", "temporary_assistance_maximum",
     "temporary_urgent_advance", "temporary_approval_level", "temporary_village_amount",
     "temporary_township_amount", "temporary_district_amount",
     "medical_need", "zero_employment_household", "disaster_assistance_eligible",
 )
 PERSON_VARIABLES = (
-    "is_minor", "severely_disabled", "employment_cost_deduction", "tekun_no_work_ability",
+    "is_minor", "severely_disabled", "tekun_no_work_ability", "tekun_no_income",
     "dibao_single_person_condition", "unemployed_able_to_work",
 )
 
@@ -45,20 +45,10 @@ class Facts:
     persons: list[dict[str, Any]]
 
 
-def _python(value):
-    if isinstance(value, numpy.bool_):
-        return bool(value)
-    if isinstance(value, numpy.integer):
-        return int(value)
-    if isinstance(value, numpy.floating):
-        return float(value)
-    return value
-
-
 def _values(array) -> list:
     if isinstance(array, EnumArray):
         return [str(v) for v in array.decode_to_str()]
-    return [_python(v) for v in array]
+    return array.tolist()
 
 
 def inputs(req: ScreenRequest) -> tuple[dict[str, list], dict[str, Any]]:

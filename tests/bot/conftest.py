@@ -1,26 +1,63 @@
-"""Bot-runtime fixtures: a fake services API on 127.0.0.1 that records what the actions send."""
+"""Bot-runtime fixtures: a fake services API on 127.0.0.1 that records what the actions send,
+the real domain, and a helper building the tracker an action or validator receives."""
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the `actions` package
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the `actions` package
+
+from rasa_sdk import Tracker  # noqa: E402
+
+DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
+
+POLICY_SHORT = {
+    "条件": "家庭人均收入低于当地低保标准、财产符合规定的，可以申请低保。",
+    "材料": "带户口本、身份证，填申请书和授权书（一证一书）。",
+    "标准": "株洲城市低保每人每月700元。",
+}
+SCREEN_LIKELY = {
+    "region": "430200", "as_of": "2026-11-22",
+    "programs": [
+        {"program": "tekun", "status": "not_eligible", "reasons": ["您家有能够履行赡养义务的亲属。"],
+         "estimated_monthly_amount": None, "department": "civil_affairs", "citations": []},
+        {"program": "dibao", "status": "likely_eligible",
+         "reasons": ["您家人均月收入约450元，低于当地低保标准700元。", "您家没有存款等金融资产。",
+                     "以上是按暂定标准估算的（见提示），是否符合以当地审核认定为准。"],
+         "estimated_monthly_amount": 1000.0, "department": "civil_affairs", "citations": []},
+    ],
+    "missing": [], "warnings": ["株洲市的金融资产上限政策文件中没有写明。"],
+}
 
 
 class FakeServices:
+    """Answers like the services app; `status[path_kind]` forces an error status."""
+
     def __init__(self):
-        self.referrals = []
+        self.referrals, self.screens, self.policy_queries, self.lookups = [], [], [], []
         self.keys = {}
-        self.status = 201
+        self.status = {}            # "referral" | "screen" | "policy" | "lookup" -> HTTP status
+        self.screen_result = SCREEN_LIKELY
+        self.tickets = {}           # reference_no -> (last4, citizen view)
         self.url = ""
+
+    def _error(self, kind):
+        status = self.status.get(kind)
+        if status:
+            return web.json_response({"error": {"code": "x", "message": "forced"}}, status=status)
+        return None
 
     async def create_referral(self, request):
         body = await request.json()
         self.referrals.append({"body": body, "headers": dict(request.headers)})
-        if self.status >= 400:
-            return web.json_response({"error": {"code": "x", "message": "down"}}, status=self.status)
+        error = self._error("referral")
+        if error is not None:
+            return error
         key = request.headers.get("Idempotency-Key")
         if key in self.keys:
             return web.json_response(self.keys[key], status=200)
@@ -29,7 +66,38 @@ class FakeServices:
                   "sla": {"first_response_due": "2026-11-23T10:00+08:00",
                           "resolution_due": "2026-12-21T10:00+08:00"}}
         self.keys[key] = ticket
+        self.tickets[ticket["reference_no"]] = (body["citizen"]["phone"][-4:],
+                                                {**ticket, "program": body["program"]})
         return web.json_response(ticket, status=201)
+
+    async def get_referral(self, request):
+        ref, last4 = request.match_info["ref"], request.query.get("phone_last4", "")
+        self.lookups.append((ref, last4))
+        error = self._error("lookup")
+        if error is not None:
+            return error
+        known = self.tickets.get(ref)
+        if known is None or known[0] != last4:
+            return web.json_response({"error": {"code": "not_found", "message": "referral"}}, status=404)
+        return web.json_response(known[1])
+
+    async def screen(self, request):
+        self.screens.append(await request.json())
+        error = self._error("screen")
+        return error if error is not None else web.json_response(self.screen_result)
+
+    async def policy(self, request):
+        q = dict(request.query)
+        self.policy_queries.append(q)
+        error = self._error("policy")
+        if error is not None:
+            return error
+        if q.get("program") not in ("dibao", "tekun", "temporary", "education", "medical"):
+            return web.json_response({"error": {"code": "invalid", "field": "program"}}, status=422)
+        answer = {"program": q["program"], "aspect": q.get("aspect", "条件"), "region": q.get("region", "default"),
+                  "short": POLICY_SHORT.get(q.get("aspect", "条件"), "请向乡镇（街道）咨询。"), "long": "…",
+                  "citations": [], "verified": True}
+        return web.json_response(answer)
 
 
 @pytest.fixture
@@ -37,6 +105,9 @@ async def services(monkeypatch):
     fake = FakeServices()
     app = web.Application()
     app.router.add_post("/api/referrals", fake.create_referral)
+    app.router.add_get("/api/referrals/{ref}", fake.get_referral)
+    app.router.add_post("/api/eligibility/screen", fake.screen)
+    app.router.add_get("/api/policy", fake.policy)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -45,3 +116,51 @@ async def services(monkeypatch):
     monkeypatch.setenv("SERVICES_URL", fake.url)
     yield fake
     await runner.cleanup()
+
+
+@pytest.fixture
+async def services_down(monkeypatch):
+    """Nothing listens at SERVICES_URL: connection refused, as when the services app is down."""
+    monkeypatch.setenv("SERVICES_URL", "http://127.0.0.1:9")
+
+
+def entity(kind, value, text=None):
+    return {"entity": kind, "value": value, "text": text or value}
+
+
+def make_tracker(slots=None, text="", intent="inform", confidence=0.95, entities=None, events=None,
+                 metadata=None, active_loop=None, requested_slot=None, sender="web:abc",
+                 form_turn=None):
+    """The tracker an action gets. `form_turn="help_form"` ends the events like a form's
+    validation call right after the citizen spoke: user message, then the form's action."""
+    slots = {**(slots or {})}
+    if requested_slot is not None:
+        slots["requested_slot"] = requested_slot
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence},
+               "entities": entities or [], "metadata": metadata or {}}
+    events = list(events or [])
+    if form_turn:
+        events += [{"event": "action", "name": "action_listen"},
+                   {"event": "user", "text": text, "parse_data": message},
+                   {"event": "slot", "name": "requested_slot", "value": requested_slot},
+                   {"event": "action", "name": form_turn}]
+    return Tracker(sender, slots, message, events, False, None,
+                   {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def responses(dispatcher):
+    return [m.get("response") for m in dispatcher.messages if m.get("response")]
+
+
+def texts_of(dispatcher):
+    """Replies as the citizen reads them: domain templates filled with the action's values."""
+    out = []
+    for m in dispatcher.messages:
+        if m.get("response"):
+            template = DOMAIN["responses"][m["response"]][0]["text"]
+            out.append(re.sub(r"\{(\w+)\}", lambda g: str(m.get(g.group(1), g.group(0))), template))
+    return out
+
+
+def json_messages(dispatcher):
+    return [m["custom"] for m in dispatcher.messages if m.get("custom")]

@@ -15,6 +15,17 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
+RUNNING = "status IN ('new','accepted','in_progress','transferred','reopened')"
+SWEEP_INDEXES = [
+    ('ix_tickets_sweep_first_response_warn', 'first_response_warn_at',
+     "first_responded_at IS NULL AND first_response_warned_at IS NULL"),
+    ('ix_tickets_sweep_resolution_warn', 'resolution_warn_at', "resolution_warned_at IS NULL"),
+    ('ix_tickets_sweep_first_response_due', 'first_response_due',
+     "first_responded_at IS NULL AND first_response_breached_at IS NULL"),
+    ('ix_tickets_sweep_resolution_due', 'resolution_due', "resolution_breached_at IS NULL"),
+    ('ix_tickets_sweep_coordinator', 'resolution_due', "escalation_level < 2"),
+]
+
 
 def upgrade() -> None:
     op.create_table('audit_log',
@@ -82,6 +93,9 @@ def upgrade() -> None:
                                nullable=True))
         b.add_column(sa.Column('first_responded_at', hotline.db.UTCDateTime(timezone=True),
                                nullable=True))
+        for marker in ('first_response_warned_at', 'resolution_warned_at',
+                       'first_response_breached_at', 'resolution_breached_at'):
+            b.add_column(sa.Column(marker, hotline.db.UTCDateTime(timezone=True), nullable=True))
         b.add_column(sa.Column('paused_at', hotline.db.UTCDateTime(timezone=True), nullable=True))
         b.add_column(sa.Column('resolved_at', hotline.db.UTCDateTime(timezone=True), nullable=True))
     op.execute("UPDATE tickets SET first_response_warn_at = first_response_due, "
@@ -91,20 +105,24 @@ def upgrade() -> None:
         b.alter_column('resolution_warn_at', nullable=False)
     op.drop_index(op.f('ix_tickets_queue'), table_name='tickets')
     op.create_index('ix_tickets_department_status', 'tickets', ['department', 'status'], unique=False)
-    op.create_index('ix_tickets_open_first_response_due', 'tickets', ['first_response_due'], unique=False, postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened') AND first_responded_at IS NULL"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened') AND first_responded_at IS NULL"))
     op.create_index('ix_tickets_open_queue', 'tickets', ['department', sa.literal_column('priority DESC'), 'resolution_due'], unique=False, postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"))
-    op.create_index('ix_tickets_open_resolution_due', 'tickets', ['resolution_due'], unique=False, postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"))
+    for name, column, condition in SWEEP_INDEXES:
+        where = sa.text(f"{RUNNING} AND {condition}")
+        op.create_index(name, 'tickets', [column], postgresql_where=where, sqlite_where=where)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_tickets_open_resolution_due', table_name='tickets', postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"))
+    for name, _, _ in SWEEP_INDEXES:
+        op.drop_index(name, table_name='tickets')
     op.drop_index('ix_tickets_open_queue', table_name='tickets', postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened')"))
-    op.drop_index('ix_tickets_open_first_response_due', table_name='tickets', postgresql_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened') AND first_responded_at IS NULL"), sqlite_where=sa.text("status IN ('new','accepted','in_progress','waiting_citizen','transferred','reopened') AND first_responded_at IS NULL"))
     op.drop_index('ix_tickets_department_status', table_name='tickets')
     op.create_index(op.f('ix_tickets_queue'), 'tickets', ['department', 'status', 'resolution_due'], unique=False)
     with op.batch_alter_table('tickets') as b:
         b.drop_column('resolved_at')
         b.drop_column('paused_at')
+        for marker in ('first_response_warned_at', 'resolution_warned_at',
+                       'first_response_breached_at', 'resolution_breached_at'):
+            b.drop_column(marker)
         b.drop_column('first_responded_at')
         b.drop_column('resolution_warn_at')
         b.drop_column('first_response_warn_at')

@@ -89,6 +89,18 @@ class dibao_monthly_amount(Variable):
         return household("dibao_eligible", period) * gap * household("household_size", period)
 
 
+class dibao_phase_out_income_ceiling(Variable):
+    value_type = float
+    entity = Household
+    definition_period = MONTH
+    label = "适用渐退期的家庭人均收入上限（元/月，0 表示不设上限）"
+    reference = PHASE_OUT_REFERENCES
+
+    def formula(household, period, parameters):
+        multiplier = region_rules(household, period, parameters).phase_out.income_max_multiplier
+        return multiplier * household("dibao_standard", period)
+
+
 class dibao_phase_out_income_in_band(Variable):
     value_type = bool
     entity = Household
@@ -99,12 +111,11 @@ class dibao_phase_out_income_in_band(Variable):
     def formula(household, period, parameters):
         phase_out = region_rules(household, period, parameters).phase_out
         per_capita = household("per_capita_income", period)
-        standard = household("dibao_standard", period)
-        ceiling = phase_out.income_max_multiplier * standard
+        ceiling = household("dibao_phase_out_income_ceiling", period)
         under_ceiling = where(phase_out.includes_upper_bound, per_capita <= ceiling,
                               per_capita < ceiling)
-        no_ceiling = phase_out.income_max_multiplier == 0
-        return (per_capita >= standard) * (no_ceiling + under_ceiling)
+        no_ceiling = ceiling == 0
+        return (per_capita >= household("dibao_standard", period)) * (no_ceiling + under_ceiling)
 
 
 class dibao_phase_out_applicable(Variable):

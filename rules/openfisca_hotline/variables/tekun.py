@@ -19,6 +19,17 @@ class tekun_no_work_ability(Variable):
         return person("is_minor", period) + ~person("can_work", period)
 
 
+class tekun_no_income(Variable):
+    value_type = bool
+    entity = Person
+    definition_period = MONTH
+    label = "无生活来源（本人没有收入）"
+    reference = "003_2866862d50627571.txt 二(一)2"
+
+    def formula(person, period):
+        return person("monthly_income", period) == 0
+
+
 class tekun_eligible(Variable):
     value_type = bool
     entity = Person
@@ -29,10 +40,9 @@ class tekun_eligible(Variable):
                      "财产状况按低保、特困和低收入家庭统一的标准核算。")
 
     def formula(person, period):
-        no_income = person("monthly_income", period) == 0
         no_supporter = ~person.household("has_capable_supporter", period)
-        return (person("tekun_no_work_ability", period) * no_income * no_supporter
-                * person.household("assets_within_limit", period))
+        return (person("tekun_no_work_ability", period) * person("tekun_no_income", period)
+                * no_supporter * person.household("assets_within_limit", period))
 
 
 class tekun_eligible_persons(Variable):

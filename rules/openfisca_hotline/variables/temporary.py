@@ -68,6 +68,7 @@ class temporary_urgent_advance(Variable):
     definition_period = MONTH
     label = "急难先行救助金额（元，按城市低保标准，一次性）"
     reference = "003_2866862d50627571.txt 二(四)15"
+    documentation = "吉林：对申请低保、特困供养的家庭或人员，可按当地1个月城市低保标准先行给予急难临时救助。"
 
     def formula(household, period, parameters):
         rules = region_rules(household, period, parameters)

@@ -51,14 +51,27 @@ async def form_login(client: httpx.AsyncClient, username: str, password: str,
         "username": username, "password": password, "csrf_token": token, "next": next_})
 
 
+async def new_user(sessions, role: str = "staff", department: str | None = "civil_affairs",
+                   units: tuple[str, ...] = (), password: str = PASSWORD) -> str:
+    username = unique(role)
+    await users.create_user(sessions, username, password, role,
+                            department if role == "staff" else None, units)
+    return username
+
+
+async def logged_in(base_url: str, username: str, password: str = PASSWORD) -> Staff:
+    """A Staff client logged in through the real login form (close its .client when done)."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=30)
+    r = await form_login(client, username, password)
+    assert r.status_code == 302, r.text
+    page = await client.get("/console/queue")
+    return Staff(client, username, _META_CSRF.search(page.text).group(1))
+
+
 @pytest.fixture
 async def make_user(sessions):
-    async def make(role: str = "staff", department: str | None = "civil_affairs",
-                   units: tuple[str, ...] = (), password: str = PASSWORD) -> str:
-        username = unique(role)
-        await users.create_user(sessions, username, password, role,
-                                department if role == "staff" else None, units)
-        return username
+    async def make(*args, **kwargs) -> str:
+        return await new_user(sessions, *args, **kwargs)
     return make
 
 
@@ -68,12 +81,9 @@ async def login(live_app):
     clients = []
 
     async def do(username: str, password: str = PASSWORD) -> Staff:
-        client = httpx.AsyncClient(base_url=live_app.url, timeout=30)
-        clients.append(client)
-        r = await form_login(client, username, password)
-        assert r.status_code == 302, r.text
-        page = await client.get("/console/queue")
-        return Staff(client, username, _META_CSRF.search(page.text).group(1))
+        staff = await logged_in(live_app.url, username, password)
+        clients.append(staff.client)
+        return staff
 
     yield do
     for c in clients:
@@ -88,18 +98,23 @@ async def _fresh_ip_counter(live_app):
         await redis.delete(key)
 
 
+async def new_ticket(api: httpx.AsyncClient, program: str = "dibao", region: str = "341503",
+                     street: str | None = None, **over) -> str:
+    """File a referral through the public API; returns its reference number."""
+    body = {"program": program, "region": region,
+            "citizen": {"name": "王秀英", "phone": "13800001234"},
+            "description": f"老伴瘫痪在床，没有收入 {uuid.uuid4().hex[:6]}", "channel": "web"}
+    if street:
+        body["street"] = street
+    body.update(over)
+    r = await api.post("/api/referrals", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["reference_no"]
+
+
 @pytest.fixture
 async def file_ticket(api):
-    """file_ticket(program, region, street, **over) -> reference_no, via the public API."""
-    async def file(program: str = "dibao", region: str = "341503", street: str | None = None,
-                   **over) -> str:
-        body = {"program": program, "region": region,
-                "citizen": {"name": "王秀英", "phone": "13800001234"},
-                "description": f"老伴瘫痪在床，没有收入 {uuid.uuid4().hex[:6]}", "channel": "web"}
-        if street:
-            body["street"] = street
-        body.update(over)
-        r = await api.post("/api/referrals", json=body)
-        assert r.status_code == 201, r.text
-        return r.json()["reference_no"]
+    """file_ticket(program, region, street, **over) -> reference_no."""
+    async def file(*args, **kwargs) -> str:
+        return await new_ticket(api, *args, **kwargs)
     return file

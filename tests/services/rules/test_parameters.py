@@ -10,7 +10,7 @@ from openfisca_core.parameters import Parameter
 
 from rules.openfisca_hotline import tax_benefit_system
 from rules.openfisca_hotline.enums import Region
-from rules.region_parameters import NATIONAL, _leaves, region_parameters
+from rules.region_parameters import NATIONAL, parameter_leaves, region_parameters
 from rules.regions import regions
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,7 +20,7 @@ DOCUMENTS = {f"{n:03d}" for n in range(5)}  # 000_… to 004_…
 
 def _all_values():
     root = tax_benefit_system().parameters
-    leaves = list(_leaves(root.regions, "regions.")) + [(n, root.children[n]) for n in NATIONAL]
+    leaves = list(parameter_leaves(root.regions, "regions.")) + [(n, root.children[n]) for n in NATIONAL]
     for path, parameter in leaves:
         for value in parameter.values_list:
             yield path, parameter, value
@@ -34,7 +34,7 @@ def test_regions_directory_enum_and_parameter_folders_agree():
 
 
 def test_every_region_has_the_same_parameters():
-    shapes = {name: {path for path, _ in _leaves(node)}
+    shapes = {name: {path for path, _ in parameter_leaves(node)}
               for name, node in tax_benefit_system().parameters.regions.children.items()}
     first = next(iter(shapes.values()))
     assert all(shape == first for shape in shapes.values())
@@ -88,4 +88,4 @@ def test_issue_figures_are_encoded_per_region():
             jilin["temporary.completion_days"].value) == (24, 18, 24, 1.3, 2, 1, 30)
     assert (yuan["temporary.village_cap"].value, yuan["temporary.township_cap"].value,
             yuan["temporary.two_level_cap"].value) == (1000, 2000, 3000)
-    assert all(isinstance(v, Parameter) for _, v in _leaves(tax_benefit_system().parameters.regions))
+    assert all(isinstance(v, Parameter) for _, v in parameter_leaves(tax_benefit_system().parameters.regions))

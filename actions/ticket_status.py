@@ -1,0 +1,108 @@
+"""Where does my request stand: reference number + the phone's last 4 digits -> plain words.
+
+GET /api/referrals/{reference_no}?phone_last4= answers 404 for an unknown number and for wrong
+digits alike, and 429 after too many wrong tries; the bot says which in plain words.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services_client
+from actions.help_request import plain_deadline
+from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.parsing import parse_last4, parse_reference_no
+from actions.vocabulary import department_name, program_name
+
+STATUSES = ("new", "accepted", "in_progress", "waiting_citizen", "transferred", "reopened",
+            "resolved", "closed")
+
+
+class ValidateTicketStatusForm(InterruptibleFormValidation):
+    own_intents = frozenset({"ask_ticket_status"})
+
+    def name(self) -> Text:
+        return "validate_ticket_status_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        # The phone given earlier in this conversation (a help request) is not asked again.
+        return [s for s in domain_slots if not (s == "phone_last4" and tracker.get_slot("phone"))]
+
+    def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        return bool(parse_reference_no(text) if requested == "reference_no" else parse_last4(text))
+
+    async def extract_reference_no(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        text = tracker.latest_message.get("text") or ""
+        found = parse_reference_no(text)
+        if found:
+            return {"reference_no": found}
+        if tracker.get_slot("requested_slot") != "reference_no":
+            return {}
+        if latest_intent(tracker)[0] == "dont_know":
+            return {"requested_slot": None}  # no number: action_check_ticket_status says what to do
+        dispatcher.utter_message(response="utter_reference_invalid")
+        return {"reference_no": None}
+
+    async def extract_phone_last4(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "phone_last4":
+            return {}
+        last4 = parse_last4(tracker.latest_message.get("text"))
+        if last4 is None:
+            dispatcher.utter_message(response="utter_last4_invalid")
+        return {"phone_last4": last4}
+
+    async def validate_reference_no(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"reference_no": parse_reference_no(str(value or ""))}
+
+    async def validate_phone_last4(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"phone_last4": value}
+
+
+class ActionCheckTicketStatus(Action):
+    def name(self) -> Text:
+        return "action_check_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        reference_no = tracker.get_slot("reference_no")
+        last4 = tracker.get_slot("phone_last4") or (tracker.get_slot("phone") or "")[-4:]
+        if not reference_no:
+            dispatcher.utter_message(response="utter_no_reference_no")
+            return [SlotSet("pending_retry", None)]
+        try:
+            ticket = await services_client.request(
+                "GET", f"/api/referrals/{reference_no}", params={"phone_last4": last4})
+        except services_client.ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_down_status")
+            return [SlotSet("pending_retry", "ticket_status")]
+        except services_client.ServiceRejected as exc:
+            dispatcher.utter_message(response="utter_ticket_locked" if exc.status == 429
+                                     else "utter_ticket_not_found")
+            # Asked afresh next time: either may have been mistyped (the phone from a help
+            # request too, when its digits were used).
+            events = [SlotSet("reference_no", None), SlotSet("phone_last4", None), SlotSet("pending_retry", None)]
+            if not tracker.get_slot("phone_last4"):
+                events.append(SlotSet("phone", None))
+            return events
+        status = ticket.get("status")
+        sla = ticket.get("sla") or {}
+        dispatcher.utter_message(
+            response=f"utter_ticket_status_{status if status in STATUSES else 'other'}",
+            reference_no=reference_no,
+            program_name=program_name(ticket.get("program")),
+            department_name=ticket.get("department_name") or department_name(ticket.get("department")),
+            first_response_due=plain_deadline(sla["first_response_due"]) if sla.get("first_response_due") else "",
+            resolution_due=plain_deadline(sla["resolution_due"]) if sla.get("resolution_due") else "",
+        )
+        return [SlotSet("pending_retry", None)]
