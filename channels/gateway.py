@@ -103,7 +103,7 @@ async def handle_incoming(
                 # An agent takes over from the queue of requested handoffs; until one does, the
                 # bot keeps answering so the citizen is never left without a reply.
                 conv = await s.get(Conversation, conv_id)
-                conv.status = "handoff_requested"
+                conv.status = "handoff"
                 conv.meta = {**conv.meta, "handoff": {**handoff, "requested_at": utcnow().isoformat()}}
                 log.info("handoff requested for conversation %s: %s", conv_id, handoff.get("reason"))
         return TurnResult(conv_id, replies)

@@ -17,7 +17,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # web | wechat | sms | voice
     contact_id: Mapped[str] = mapped_column(String(128))  # channel's id of the citizen
-    status: Mapped[str] = mapped_column(String(16), default="bot")  # bot | agent | closed
+    status: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handoff | agent | closed
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -52,7 +52,7 @@ def _tick_count(scale_max: int) -> int:
     return 4 if str(scale_max)[0] == "2" else 5
 
 
-def backlog_chart(rows: list[dict], width: int = 880, label_width: int = 120,
+def backlog_chart(rows: list[dict], width: int = 1200, label_width: int = 120,
                   bar_height: int = 22, gap: int = 10) -> Chart:
     """rows: dashboard() output (department_name, open, breached, approaching)."""
     plot = width - label_width - 60  # room for the total after the bar

@@ -237,11 +237,18 @@ def _urgency_class(row: dict, now: datetime, soon_until: datetime) -> str:
     return "soon" if now.timestamp() + row["due_in_s"] < soon_until.timestamp() else "normal"
 
 
+def _due_target(row: dict, now: datetime) -> str:
+    """Which deadline due_in_s counts down to: first_response or resolution."""
+    due = now.timestamp() + row["due_in_s"]
+    first = datetime.fromisoformat(row["first_response_due"]).timestamp()
+    return "first_response" if not row["paused"] and abs(due - first) < 60 else "resolution"
+
+
 def _with_clock(rows: list[dict]) -> tuple[list[dict], dict]:
     now = utcnow()
     soon_until = add_working_days(now, 1)
     clock = {"now_ms": int(now.timestamp() * 1000), "soon_until_ms": int(soon_until.timestamp() * 1000)}
-    return [{**r, "level": _urgency_class(r, now, soon_until),
+    return [{**r, "level": _urgency_class(r, now, soon_until), "due_target": _due_target(r, now),
              "due_at_ms": clock["now_ms"] + r["due_in_s"] * 1000} for r in rows], clock
 
 
@@ -273,16 +280,16 @@ class TicketAction:
         return status in OPEN_STATUSES  # notes: while the ticket is open
 
 
-ACTIONS = {
+ACTIONS = {  # in the order the detail page offers them: the usual next step first
     "claim": TicketAction(service.claim),
     "start": TicketAction(service.start),
-    "request_info": TicketAction(service.request_info, ("message",)),
     "resume": TicketAction(service.resume),
     "resolve": TicketAction(service.resolve, ("result",)),
+    "note": TicketAction(service.add_note, ("text",)),
+    "request_info": TicketAction(service.request_info, ("message",)),
     "transfer": TicketAction(service.transfer, ("department", "reason")),
     "close": TicketAction(service.close),
     "reopen": TicketAction(service.reopen, ("reason",)),
-    "note": TicketAction(service.add_note, ("text",)),
 }
 
 

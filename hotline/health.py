@@ -7,7 +7,6 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-
 from sanic import Blueprint, Request, json
 from sqlalchemy import select, text
 

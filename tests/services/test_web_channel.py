@@ -85,5 +85,5 @@ async def test_handoff_signal_is_recorded_on_the_conversation(rasa_client, sessi
     assert r.json()["replies"][1]["custom"]["handoff"]["reason"] == "request_human"
     async with sessions() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
-    assert conv.status == "handoff_requested"
+    assert conv.status == "handoff"
     assert conv.meta["handoff"]["summary"] == "想找真人"

@@ -48,19 +48,19 @@ async def test_the_whole_lifecycle_through_the_forms(clerk, file_ticket, session
     ref = await file_ticket()
     page = (await clerk.client.get(f"/console/tickets/{ref}")).text
     assert status_of(page) == "新转介"
-    assert action_forms(page) == ["claim", "transfer", "note"]
+    assert action_forms(page) == ["claim", "note", "transfer"]
 
     page = await act(clerk, ref, "claim")
     assert flash(page) == "ok:已认领受理，已通知求助群众。"
     assert status_of(page) == "已受理" and clerk.username in page
-    assert action_forms(page) == ["start", "request_info", "resolve", "transfer", "note"]
+    assert action_forms(page) == ["start", "resolve", "note", "request_info", "transfer"]
 
     page = await act(clerk, ref, "note", text="已电话联系，约定周三入户核查。")
     assert "已电话联系，约定周三入户核查。" in page and flash(page).startswith("ok:")
 
     page = await act(clerk, ref, "request_info", message="请补充户口簿和收入证明")
     assert status_of(page) == "待群众补充" and "暂停计时" in page
-    assert action_forms(page) == ["resume", "resolve", "transfer", "note"]
+    assert action_forms(page) == ["resume", "resolve", "note", "transfer"]
 
     page = await act(clerk, ref, "resume")
     assert status_of(page) == "办理中"

@@ -1,0 +1,151 @@
+"""A real browser (Debian's Chromium, driven by Playwright; no browser download) on the live
+app: login → claim → note → resolve, as a clerk at a 1366×768 office screen. Screenshots go
+to /tmp/console-*.png for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.async_api import async_playwright, expect
+from sqlalchemy import update
+
+from hotline.db import utcnow
+from referral.models import Ticket
+from tests.services.console.conftest import PASSWORD, new_ticket
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREEN = {"width": 1366, "height": 768}
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def page(browser, live_app):
+    context = await browser.new_context(viewport=SCREEN, locale="zh-CN", base_url=live_app.url)
+    p = await context.new_page()
+    problems: list[str] = []  # script errors and CSP refusals would stop the countdowns
+    p.on("pageerror", lambda exc: problems.append(str(exc)))
+    p.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    yield p
+    await context.close()
+    assert problems == []
+
+
+async def set_due(sessions, ref: str, **deadlines) -> None:
+    async with sessions() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.reference_no == ref).values(**deadlines))
+
+
+async def log_in(page, username: str) -> None:
+    await page.goto("/console/queue")
+    await expect(page).to_have_url(re.compile(r"/console/login\?next="))
+    await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await expect(page).to_have_url(re.compile(r"/console/queue$"))
+
+
+async def test_clerk_claims_notes_and_resolves(page, api, make_user, sessions):
+    street = f"平桥乡{uuid.uuid4().hex[:4]}"  # this test's own 乡镇 office: a queue of its own
+    username = await make_user("staff", "civil_affairs", (street,))
+    ref = await new_ticket(api, "dibao", "341503", street,
+                           citizen={"name": "王秀英", "phone": "13800001234"},
+                           description="老伴瘫痪在床，两人都没有收入，想申请低保。")
+    urgent = await new_ticket(api, "temporary", "341503", street, urgency="urgent",
+                              description="家中失火，急需临时救助。")
+    await set_due(sessions, urgent, first_response_due=utcnow() + timedelta(minutes=30))
+    overdue = await new_ticket(api, "tekun", "341503", street, description="独居老人无人照料")
+    await set_due(sessions, overdue, first_response_due=utcnow() - timedelta(hours=5))
+    for program in ("dibao", "tekun", "temporary"):
+        await new_ticket(api, program, "341503", street)
+
+    await log_in(page, username)
+    row = page.locator(f'tr[data-reference="{ref}"]')
+    await expect(row).to_contain_text("最低生活保障")
+    await expect(row).to_contain_text("王**")
+    await expect(row).to_contain_text("138****1234")
+    # the urgent one is amber and its countdown ticks every second
+    urgent_row = page.locator(f'tr[data-reference="{urgent}"]')
+    await expect(urgent_row).to_have_attribute("data-level", "soon")
+    countdown = urgent_row.locator("[data-due]")
+    first = await countdown.inner_text()
+    assert re.fullmatch(r"剩余 (29|30)分\d+秒", first), first
+    await expect(countdown).not_to_have_text(first, timeout=3000)
+    await expect(page.locator(f'tr[data-reference="{overdue}"]')).to_have_attribute(
+        "data-level", "overdue")
+    await expect(page.locator(f'tr[data-reference="{overdue}"] .due')).to_contain_text("已超时 5小时")
+    await page.screenshot(path="/tmp/console-queue.png")
+
+    await row.get_by_role("link", name=ref).click()
+    await expect(page.get_by_role("heading", name=ref)).to_be_visible()
+    await expect(page.locator("#citizen-name")).to_have_text("王秀英")  # full data on detail only
+    await expect(page.locator("#citizen-phone")).to_have_text("13800001234")
+    await expect(page.locator("#status")).to_have_text("新转介")
+
+    await page.get_by_role("button", name="认领受理").click()
+    await expect(page.get_by_role("status")).to_have_text("已认领受理，已通知求助群众。")
+    await expect(page.locator("#status")).to_have_text("已受理")
+    await expect(page.locator("#assignee")).to_have_text(username)
+
+    note = page.locator('form[data-action="note"]')
+    await note.get_by_label("备注内容").fill("已电话联系王秀英，约定周三入户核查。")
+    await note.get_by_role("button", name="添加备注").click()
+    await expect(page.get_by_role("status")).to_have_text("备注已保存。")
+    await expect(page.locator('#events li[data-kind="note"]')).to_contain_text("约定周三入户核查")
+
+    resolve = page.locator('form[data-action="resolve"]')
+    await resolve.get_by_label("办理结果").fill("经入户核查，符合低保条件，已纳入低保，按月发放。")
+    await page.screenshot(path="/tmp/console-ticket.png")
+    await resolve.get_by_role("button", name="办结").click()
+    await expect(page.get_by_role("status")).to_have_text("已办结，已通知求助群众。")
+    await expect(page.locator("#status")).to_have_text("已办结")
+    await expect(page.locator("#result")).to_have_text("经入户核查，符合低保条件，已纳入低保，按月发放。")
+    await expect(page.locator("form[data-action]")).to_have_count(2)  # close, reopen
+    await page.screenshot(path="/tmp/console-resolved.png", full_page=True)
+
+    await page.get_by_role("link", name="← 返回转介队列").click()
+    await expect(page.locator(f'tr[data-reference="{ref}"]')).to_have_count(0)  # no longer open
+
+
+async def test_supervisor_sees_the_backlog_chart(page, api, make_user, sessions):
+    late = await new_ticket(api, "medical", "430200", description="住院押金交不起")
+    await set_due(sessions, late, first_response_due=utcnow() - timedelta(hours=3))
+    await log_in(page, await make_user("supervisor"))
+    await page.get_by_role("link", name="统计看板").click()
+    chart = page.locator("#backlog-chart")
+    await expect(chart).to_be_visible()
+    await expect(chart.locator('g[data-department="医保"] rect.breached')).to_have_count(1)
+    box = await chart.bounding_box()
+    assert box["x"] + box["width"] <= SCREEN["width"]  # fits the office screen, no scrolling
+    await page.screenshot(path="/tmp/console-dashboard.png")
+
+
+async def test_admin_creates_a_clerk_on_the_users_page(page, make_user):
+    await page.goto("/console/login")
+    await page.screenshot(path="/tmp/console-login.png")
+    await log_in(page, await make_user("admin"))
+    await page.get_by_role("link", name="用户管理").click()
+    username = f"pq_{uuid.uuid4().hex[:6]}"
+    form = page.locator("#create-user")
+    await form.get_by_label("用户名").fill(username)
+    await form.get_by_label("姓名").fill("平桥乡民政专干")
+    await form.get_by_label("初始密码").fill(PASSWORD)
+    await form.locator("select[name=role]").select_option("staff")
+    await form.locator("select[name=department]").select_option("civil_affairs")
+    await form.locator("textarea[name=units]").fill("平桥乡人民政府")
+    await form.get_by_role("button", name="新建用户").click()
+    await expect(page.get_by_role("status")).to_have_text(f"已创建用户 {username}。")
+    await expect(page.locator(f'tr[data-username="{username}"]')).to_contain_text("平桥乡人民政府")
+    await page.screenshot(path="/tmp/console-users.png")
