@@ -21,7 +21,8 @@ REPLY = {"crisis": "utter_crisis", "emergency": "utter_emergency_handoff",
          "request_human": "utter_human_soon", "complaint": "utter_complaint_handoff",
          "fallback": "utter_fallback_handoff"}
 REASON_BY_INTENT = {"crisis": "crisis", "complain": "complaint", "request_human": "request_human",
-                    "report_emergency": "emergency", "nlu_fallback": "fallback"}
+                    "report_emergency": "emergency", "nlu_fallback": "fallback",
+                    "nonsense": "fallback"}
 FALLBACKS_BEFORE_HANDOFF = 2
 SUMMARY_MESSAGES = 3
 SUMMARY_MESSAGE_CHARS = 60

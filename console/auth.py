@@ -1,9 +1,10 @@
 """Console login sessions, CSRF and the `Viewer` of a request, for pages and the JSON API alike.
 
 A session is a random token in an HttpOnly, SameSite=Lax cookie; Redis keeps only its SHA-256
-(`console:session:<hash>` → user id, CSRF token, one-shot flash message) with a sliding
-expiry, so a copy of Redis holds no usable cookie. The account is re-read on every request:
-deactivating a user or changing their role takes effect at once. Every state-changing
+(`console:session:<hash>` → user id, CSRF token, a mark of the password hash, one-shot flash
+message) with a sliding expiry, so a copy of Redis holds no usable cookie. The account is
+re-read on every request: deactivating a user, resetting their password or changing their
+role takes effect at once. Every state-changing
 request must carry the session's CSRF token (form field `csrf_token` or header X-CSRF-Token).
 """
 
@@ -20,6 +21,7 @@ from urllib.parse import quote
 from sanic import HTTPResponse, Request, redirect
 
 from console import users
+from console.models import StaffUser
 from hotline.errors import ApiError
 from referral.access import Viewer
 
@@ -36,8 +38,9 @@ def _session_key(token: str) -> str:
     return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user_sessions_key(user_id: int) -> str:
-    return f"console:user-sessions:{user_id}"
+def _password_mark(user: StaffUser) -> str:
+    """Kept in the session: a password reset changes the hash and so ends every session."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def cookie_secure(request: Request) -> bool:
@@ -51,7 +54,7 @@ def client_ip(request: Request) -> str:
 
 # --- sessions -------------------------------------------------------------------------------
 
-async def start_session(request: Request, user_id: int) -> tuple[str, str]:
+async def start_session(request: Request, user: StaffUser) -> tuple[str, str]:
     """A fresh session for a successful login: (token for the cookie, CSRF token). Any session
     the browser had before is ended, so a planted token is never promoted (session fixation)."""
     await _drop_session(request)
@@ -59,10 +62,8 @@ async def start_session(request: Request, user_id: int) -> tuple[str, str]:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     key = _session_key(token)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, mapping={"user_id": str(user_id), "csrf": csrf})
+        pipe.hset(key, mapping={"user_id": str(user.id), "csrf": csrf, "pw": _password_mark(user)})
         pipe.expire(key, SESSION_TTL_S)
-        pipe.sadd(_user_sessions_key(user_id), key)
-        pipe.expire(_user_sessions_key(user_id), SESSION_TTL_S)
         await pipe.execute()
     return token, csrf
 
@@ -87,10 +88,7 @@ async def _load_session(request: Request) -> tuple[str, dict] | None:
 
 async def _drop_session(request: Request) -> None:
     if found := await _load_session(request):
-        key, data = found
-        redis = request.app.ctx.redis
-        await redis.delete(key)
-        await redis.srem(_user_sessions_key(int(data["user_id"])), key)
+        await request.app.ctx.redis.delete(found[0])
 
 
 async def end_session(request: Request, response: HTTPResponse) -> None:
@@ -99,17 +97,14 @@ async def end_session(request: Request, response: HTTPResponse) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-async def end_user_sessions(redis, user_id: int) -> None:
-    """Log a user out everywhere (password reset, deactivation)."""
-    keys = await redis.smembers(_user_sessions_key(user_id))
-    await redis.delete(_user_sessions_key(user_id), *keys)
-
-
 async def set_flash(request: Request, kind: str, text: str) -> None:
     """A one-shot message for the next page (post/redirect/get)."""
     redis, key = request.app.ctx.redis, request.ctx.session_key
-    if await redis.exists(key):  # not after this request ended its own session
-        await redis.hset(key, "flash", json.dumps({"kind": kind, "text": text}, ensure_ascii=False))
+    if await redis.exists(key):  # never recreate a session that has just ended
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "flash", json.dumps({"kind": kind, "text": text}, ensure_ascii=False))
+            pipe.expire(key, SESSION_TTL_S)
+            await pipe.execute()
 
 
 async def pop_flash(request: Request) -> dict | None:
@@ -169,7 +164,7 @@ async def ip_blocked(request: Request) -> bool:
 async def current_viewer(request: Request) -> Viewer:
     """The logged-in staff member of this request, as a referral.access.Viewer.
 
-    Raises ApiError 401 (no or expired session, or account deactivated) or 403 (a
+    Raises ApiError 401 (no or expired session, account deactivated, password reset) or 403 (a
     state-changing request without the session's CSRF token). Also sets request.ctx.viewer,
     request.ctx.user and request.ctx.csrf_token. Used by the console pages and /api/tickets.
     """
@@ -180,7 +175,8 @@ async def current_viewer(request: Request) -> Viewer:
         raise ApiError(401, "unauthenticated", "login required")
     key, data = found
     user = await users.get_user(request.app.ctx.sessions, int(data["user_id"]))
-    if user is None or not user.active:
+    # a deactivated account or a reset password ends the session at once
+    if user is None or not user.active or data.get("pw") != _password_mark(user):
         await request.app.ctx.redis.delete(key)
         raise ApiError(401, "unauthenticated", "login required")
     if request.method not in SAFE_METHODS and not _same_token(data.get("csrf"),

@@ -165,7 +165,7 @@ async def login(request: Request):
         await auth.count_login_failure(request)
         return await refuse("login_locked" if exc.locked else "login_failed",
                             423 if exc.locked else 401)
-    token, csrf = await auth.start_session(request, user.id)
+    token, csrf = await auth.start_session(request, user)
     response = (json({"username": user.username, "role": user.role, "csrf_token": csrf}) if as_json
                 else redirect(auth.safe_next(data.get("next"))))
     auth.set_session_cookie(request, response, token)
@@ -425,8 +425,6 @@ async def user_action(request: Request, user_id: int, action: str):
     except users.UserError as exc:
         await auth.set_flash(request, "error", str(exc))
         return redirect(here)
-    if action in ("password", "deactivate"):
-        await auth.end_user_sessions(request.app.ctx.redis, user_id)
     _audit_account(request, f"user_{action}", user.username, role=user.role,
                    department=user.department, units=user.units, active=user.active)
     await auth.set_flash(request, "ok", messages[f"user_{action}"])

@@ -2,12 +2,13 @@
 
 import io
 import re
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from console import cli, users
+from console import cli, users, views
 from console.models import StaffUser
 from hotline.db import Base, session_factory
 from tests.services.console.conftest import PASSWORD, form_login, unique
@@ -151,3 +152,13 @@ def test_cli_creates_a_user_with_the_password_from_stdin(settings, monkeypatch, 
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main([unique("cli"), "--role", "admin", "--password-stdin"], settings=settings) == 2
     assert "password" in capsys.readouterr().err
+
+
+async def test_demo_seed_runs_at_start_when_asked(empty_db, capsys):
+    app = SimpleNamespace(ctx=SimpleNamespace(settings=SimpleNamespace(seed_demo_users=True),
+                                              sessions=empty_db))
+    await views._seed_demo_users(app)
+    printed = capsys.readouterr().err
+    assert "Demo console users" in printed and "clerk_civil_affairs" in printed
+    await views._seed_demo_users(app)
+    assert capsys.readouterr().err == ""  # passwords are printed once only

@@ -1,0 +1,114 @@
+"""End to end, the bot's conversations through POST /channels/web/messages with every real
+process (`python -m hotline stack`, started once for this module): a policy answer with the
+region asked once, the eligibility screen, an emergency filed as urgent, the status of a
+request, and the handoff signal for crisis words and 转人工."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from tests.services import stack_fixture
+from tests.services.stack_fixture import say, turn
+
+pytestmark = pytest.mark.e2e
+stack = stack_fixture.stack  # one whole-stack start for this module
+REFERENCE = re.compile(r"12349-\d{8}-\d{4}")
+
+
+def new_sender() -> str:
+    return f"e2e-bot-{uuid.uuid4().hex[:8]}"
+
+
+def handoffs(replies: list[dict]) -> list[dict]:
+    return [r["custom"]["handoff"] for r in replies
+            if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]]
+
+
+@pytest.fixture
+async def http(stack):
+    async with httpx.AsyncClient(base_url=stack["base"], timeout=90) as client:
+        yield client
+
+
+async def test_policy_answer_region_asked_once_and_follow_up(http):
+    sender = new_sender()
+    assert "地区" in await say(http, sender, "特困供养要什么条件")
+    reply = await say(http, sender, "无锡")
+    assert "特困供养（条件）" in reply
+    # the follow-up keeps the program and does not ask the region again
+    reply = await say(http, sender, "那要带什么材料")
+    assert "特困供养（材料）" in reply and "地区" not in reply
+    # the region preset by the channel is never asked
+    other = new_sender()
+    reply = await say(http, other, "低保一个月多少钱", region="430200")
+    assert "低保（标准）" in reply and "地区" not in reply
+
+
+async def test_eligibility_screen_then_offer_to_file(http):
+    sender, region = new_sender(), "430200"
+    assert "几口人" in await say(http, sender, "我家能吃低保吗", region)
+    assert "城里" in await say(http, sender, "四口人", region)
+    assert "收入" in await say(http, sender, "城里", region)
+    reply = await say(http, sender, "一个月一千八", region)
+    assert "1800" in reply and "存款" in reply
+    reply = await say(http, sender, "不对，是五口人", region)  # a correction; the question is asked again
+    assert "5口人" in reply and "存款" in reply
+    reply = await say(http, sender, "存款两万", region)
+    assert "亲属" in reply
+    reply = await say(http, sender, "有个儿子", region)
+    assert "低保" in reply and "民政" in reply and "登记" in reply
+    assert "称呼" in await say(http, sender, "是的", region)
+
+
+async def test_emergency_filed_as_urgent_then_status(http):
+    sender, region = new_sender(), "511700"
+    reply = await say(http, sender, "家里着火了 东西都烧没了 一家人没地方住", region)
+    assert "120" in reply and "转接人工" in reply
+    assert "称呼" in await say(http, sender, "不用", region)
+    assert "手机" in await say(http, sender, "刘秀兰", region)
+    assert "乡镇" in await say(http, sender, "13900005678", region)
+    assert "困难" in await say(http, sender, "不知道", region)
+    reply = await say(http, sender, "房子烧了 今晚没地方住", region)
+    assert "紧急" in reply
+    ref = REFERENCE.search(reply).group(0)
+    # the status: number and phone known from this conversation, nothing asked
+    reply = await say(http, sender, "我的申请到哪一步了", region)
+    assert ref in reply and "民政" in reply
+
+
+async def test_status_lookup_asks_number_then_digits(http):
+    filer = new_sender()
+    for text in ("我要求助", "王秀英", "13800001234", "苏埠镇"):
+        await say(http, filer, text, "341503")
+    ref = REFERENCE.search(await say(http, filer, "老伴住院了 交不起医药费", "341503")).group(0)
+
+    sender = new_sender()
+    assert "编号" in await say(http, sender, "查一下进度")
+    assert "后4位" in await say(http, sender, ref)
+    assert "没有查到" in await say(http, sender, "0000")
+    assert "后4位" in await say(http, sender, ref)
+    reply = await say(http, sender, "1234")
+    assert ref in reply and "医疗救助" in reply
+
+
+async def test_crisis_words_hand_over_from_inside_a_form(http):
+    sender = new_sender()
+    assert "几口人" in await say(http, sender, "帮我看看我能申请啥", "320200")
+    replies = await turn(http, sender, "我不想活了", "320200")
+    text = " ".join(r.get("text", "") for r in replies)
+    assert "110" in text and "12356" in text
+    (signal,) = handoffs(replies)
+    assert signal["reason"] == "crisis" and "无锡市" in signal["summary"] and "不想活" in signal["summary"]
+    # the form is over: the next message is not taken as a household size
+    assert "几口人" not in await say(http, sender, "谢谢", "320200")
+
+
+async def test_request_human_and_complaint_hand_over(http):
+    replies = await turn(http, new_sender(), "转人工")
+    assert handoffs(replies)[0]["reason"] == "request_human"
+    replies = await turn(http, new_sender(), "你们工作人员态度太差了 我要投诉")
+    assert handoffs(replies)[0]["reason"] == "complaint"
