@@ -44,8 +44,7 @@ def _password_mark(user: StaffUser) -> str:
 
 
 def cookie_secure(request: Request) -> bool:
-    # TODO(lead): read settings.cookie_secure directly once the COOKIE_SECURE field exists.
-    return bool(getattr(request.app.ctx.settings, "cookie_secure", False))
+    return request.app.ctx.settings.cookie_secure
 
 
 def client_ip(request: Request) -> str:

@@ -105,8 +105,7 @@ def _not_found() -> ApiError:
 
 @bp.listener("after_server_start")
 async def _seed_demo_users(app, _loop=None):
-    # TODO(lead): read settings.seed_demo_users once the HOTLINE_SEED_DEMO_USERS field exists.
-    if not getattr(app.ctx.settings, "seed_demo_users", False):
+    if not app.ctx.settings.seed_demo_users:
         return
     created = await users.seed_demo_users(app.ctx.sessions)
     if created:
@@ -269,28 +268,7 @@ async def queue(request: Request):
 
 # --- ticket detail and actions ---------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TicketAction:
-    call: object  # the referral.service function
-    fields: tuple[str, ...] = ()
-
-    def allowed_in(self, name: str, status: str) -> bool:
-        if name in domain.TRANSITIONS:
-            return status in domain.TRANSITIONS[name][0]
-        return status in OPEN_STATUSES  # notes: while the ticket is open
-
-
-ACTIONS = {  # in the order the detail page offers them: the usual next step first
-    "claim": TicketAction(service.claim),
-    "start": TicketAction(service.start),
-    "resume": TicketAction(service.resume),
-    "resolve": TicketAction(service.resolve, ("result",)),
-    "note": TicketAction(service.add_note, ("text",)),
-    "request_info": TicketAction(service.request_info, ("message",)),
-    "transfer": TicketAction(service.transfer, ("department", "reason")),
-    "close": TicketAction(service.close),
-    "reopen": TicketAction(service.reopen, ("reason",)),
-}
+ACTIONS = service.ACTIONS
 
 
 @bp.get("/tickets/<reference_no:str>")

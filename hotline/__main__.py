@@ -1,4 +1,4 @@
-"""CLI: python -m hotline {serve|worker|migrate|stack}."""
+"""CLI: python -m hotline {serve|worker|migrate|stack|create-user}."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from hotline.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["create-user"]:  # its own parser: the password is never taken from argv
+        from console.cli import main as create_user
+
+        return create_user(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m hotline")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the services app")
     sub.add_parser("worker", help="run the background worker")
     sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     sub.add_parser("stack", help="start every process (make run)")
+    sub.add_parser("create-user", help="create a staff console account (see --help after it)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_json and args.command != "stack")

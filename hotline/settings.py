@@ -45,6 +45,8 @@ class Settings:
     worker_interval_s: float
     model_dir: Path
     var_dir: Path
+    cookie_secure: bool = False
+    seed_demo_users: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -80,6 +82,8 @@ class Settings:
             worker_interval_s=float(env.get("WORKER_INTERVAL_S", "30")),
             model_dir=Path(env.get("RASA_MODEL_DIR", ROOT / "models")),
             var_dir=var_dir,
+            cookie_secure=env.get("COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
+            seed_demo_users=env.get("HOTLINE_SEED_DEMO_USERS", "") == "1",
         )
 
     def database_parts(self) -> dict[str, str]:

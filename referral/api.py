@@ -10,6 +10,7 @@ import re
 
 from sanic import Blueprint, Request, json
 
+from console.auth import client_ip, current_viewer
 from hotline.errors import ApiError, invalid, not_found, read_json
 from hotline.privacy import mask_id_number
 from referral import domain, service, triage
@@ -126,13 +127,7 @@ async def triage_text(request: Request):
 # --- staff API (console session) ----------------------------------------------------------------
 
 async def _viewer(request: Request):
-    from console.auth import current_viewer  # the console owns login, sessions and CSRF
-
-    return await current_viewer(request)
-
-
-def _ip(request: Request) -> str | None:
-    return request.remote_addr or request.ip
+    return await current_viewer(request)  # the console owns login, sessions and CSRF
 
 
 async def _run(call):
@@ -171,37 +166,26 @@ async def list_tickets(request: Request):
 async def get_ticket(request: Request, reference_no: str):
     viewer = await _viewer(request)
     return json(await _run(service.get_ticket(request.app.ctx.sessions, viewer, reference_no,
-                                              ip=_ip(request))))
+                                              ip=client_ip(request))))
 
 
-_ACTIONS = {
-    "claim": (service.claim, ()),
-    "start": (service.start, ()),
-    "notes": (service.add_note, ("text",)),
-    "request-info": (service.request_info, ("message",)),
-    "resume": (service.resume, ()),
-    "resolve": (service.resolve, ("result",)),
-    "close": (service.close, ()),
-    "reopen": (service.reopen, ("reason",)),
-    "transfer": (service.transfer, ("department", "reason")),
-}
 
 
 @bp.post("/api/tickets/<reference_no:str>/<action:str>")
 async def change_ticket(request: Request, reference_no: str, action: str):
     viewer = await _viewer(request)
-    if action not in _ACTIONS:
+    spec = service.ACTIONS.get(action)
+    if spec is None:
         raise not_found("action")
-    fn, fields = _ACTIONS[action]
-    data = await read_json(request) if fields else {}
+    data = await read_json(request) if spec.fields else {}
     args = []
-    for f in fields:
+    for f in spec.fields:
         value = data.get(f)
         if not isinstance(value, str) or not value.strip():
             raise invalid(f, f"{f} is required")
         args.append(value)
-    return json(await _run(fn(request.app.ctx.sessions, viewer, reference_no, *args,
-                              ip=_ip(request))))
+    return json(await _run(spec.call(request.app.ctx.sessions, viewer, reference_no, *args,
+                                     ip=client_ip(request))))
 
 
 @bp.get("/api/dashboard")

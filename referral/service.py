@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -280,9 +281,9 @@ async def list_tickets(
         if q.isdigit() and len(q) == 4:  # last 4 digits of the phone, as citizens quote them
             conds.append(Ticket.citizen_phone.like(f"%{q}"))
         else:
-            like = f"%{q.replace('%', '').replace('_', '')}%"
-            conds.append(or_(Ticket.reference_no.like(like), Ticket.description.like(like),
-                             Ticket.street.like(like)))
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds.append(or_(*(col.like(like, escape="\\") for col in
+                               (Ticket.reference_no, Ticket.description, Ticket.street))))
     where = and_(*conds)
     async with sf() as s:
         total = await s.scalar(select(func.count()).select_from(Ticket).where(where))
@@ -571,3 +572,31 @@ async def department_queue(sf: async_sessionmaker, department: str, limit: int =
             .order_by(Ticket.priority.desc(), Ticket.resolution_due, Ticket.id)
             .limit(limit))
         return list(rows)
+
+
+@dataclass(frozen=True)
+class TicketAction:
+    """A staff action on a ticket: the use case and the text fields it takes."""
+
+    call: Callable[..., Awaitable[dict]]
+    fields: tuple[str, ...] = ()
+
+    def allowed_in(self, name: str, status: str) -> bool:
+        if name in domain.TRANSITIONS:
+            return status in domain.TRANSITIONS[name][0]
+        return status in OPEN_STATUSES  # notes: while the ticket is open
+
+
+# Every staff action, in the order the console offers them (the usual next step first);
+# the console forms and POST /api/tickets/{reference_no}/{action} both dispatch through it.
+ACTIONS: dict[str, TicketAction] = {
+    "claim": TicketAction(claim),
+    "start": TicketAction(start),
+    "resume": TicketAction(resume),
+    "resolve": TicketAction(resolve, ("result",)),
+    "note": TicketAction(add_note, ("text",)),
+    "request_info": TicketAction(request_info, ("message",)),
+    "transfer": TicketAction(transfer, ("department", "reason")),
+    "close": TicketAction(close),
+    "reopen": TicketAction(reopen, ("reason",)),
+}

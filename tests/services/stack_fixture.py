@@ -48,7 +48,7 @@ async def stack(settings, tmp_path_factory):
             await asyncio.sleep(0.5)
         text = log_path.read_bytes().decode(errors="replace")
         assert "stack ready" in text, text[-6000:]
-        yield {"proc": proc, "base": base, "ports": ports, "log": log_path}
+        yield {"proc": proc, "base": base, "ports": ports, "log": log_path, "env": env}
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
@@ -71,3 +71,14 @@ async def turn(http, sender, text, region=None) -> list[dict]:
 async def say(http, sender, text, region=None) -> str:
     """One citizen message; the text of the bot's replies, joined."""
     return " ".join(x.get("text", "") for x in await turn(http, sender, text, region))
+
+
+async def create_clerk(stack, username, password, department):
+    """`python -m hotline create-user`, as an operator would run it against the stack's database."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", "create-user", username, "--role", "staff",
+        "--department", department, "--password-stdin", cwd=ROOT, env=stack["env"],
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate(f"{password}\n".encode())
+    assert proc.returncode == 0, out.decode(errors="replace")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.services import stack_fixture
-from tests.services.stack_fixture import port_open, say
+from tests.services.stack_fixture import create_clerk, port_open, say
 
 pytestmark = pytest.mark.e2e
 stack = stack_fixture.stack  # one whole-stack start for this module
@@ -35,8 +35,14 @@ async def test_help_request_end_to_end(stack):
         ref = match.group(0)
         status = await http.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
         assert status.status_code == 200 and status.json()["department"] == "civil_affairs"
-        queue = await http.get("/console/queue", params={"department": "civil_affairs"})
+        # A 裕安 civil-affairs clerk logs in and finds the ticket on the queue, masked.
+        await create_clerk(stack, "e2e_clerk", "Clerk-pass-12349", "civil_affairs")
+        login = await http.post("/console/login", json={"username": "e2e_clerk",
+                                                        "password": "Clerk-pass-12349"})
+        assert login.status_code == 200, login.text
+        queue = await http.get("/console/queue")
         assert ref in queue.text and "138****1234" in queue.text
+        assert "13800001234" not in queue.text
 
 
 async def test_ctrl_c_stops_every_process(stack):

@@ -199,3 +199,11 @@ async def test_dashboard_counts_backlog_and_breaches(sessions):
     assert board["housing"]["open"] >= 1 and board["housing"]["breached"] >= 1
     own = await service.dashboard(sessions, OTHER_CLERK)
     assert [d["department"] for d in own] == ["education"]
+
+
+async def test_search_treats_wildcards_as_text(sessions):
+    ref = await file(sessions, description="编号a_b%c的情况")
+    rows, total = await service.list_tickets(sessions, SUPERVISOR, q="a_b%c")
+    assert [r["reference_no"] for r in rows] == [ref] and total == 1
+    _, none = await service.list_tickets(sessions, SUPERVISOR, q="a%c_zz")
+    assert none == 0
