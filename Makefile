@@ -39,6 +39,7 @@ test-bot:
 	cd $(CURDIR) && RASA_TELEMETRY_ENABLED=false $(VENV_BOT)/bin/rasa data validate \
 	  --config bot/config.yml --domain bot/domain.yml --data bot/data nlu_data --fail-on-warnings
 	$(BOT_PY) -m pytest -c tests/bot/pytest.ini tests/bot
+	scripts/test-stories
 
 test-services:
 	$(VENV)/bin/ruff check .

@@ -26,10 +26,12 @@ MAX_MONEY = 1e8
 
 _CLAUSE_SPLIT = re.compile(r"[，,。；;、！!？?\s]+|(?=存款|积蓄|存了|存折)")
 _ASSET_WORDS = re.compile(r"(存款|积蓄|存了|存折|理财|资产|现金|银行|存着|余额|存的钱)")
-_INCOME_WORDS = re.compile(r"(收入|挣|工资|退休金|养老金|赚|打工|补贴|低保金|月入|每月|一个月|每个月|进账|一年)")
+_INCOME_WORDS = re.compile(r"(收入|挣|工资|退休金|养老金|赚|打工|补贴|低保金|月入"
+                           r"|每月|一个月|每个月|进账|一年)")
 _DONT_KNOW = re.compile(r"(不知道|不清楚|不晓得|晓不得|说不好|记不清|搞不清|没算过|不确定|说不上来)")
 _NO_SUPPORTER = re.compile(r"(没儿没女|无儿无女|孤寡|子女都不管|儿女都不管|没有子女|没有亲人|孤老)")
-_CAN_WORK_NO = re.compile(r"(干不了|干不动|不能干|做不了|不能|瘫|残疾|有病|病了|老了|动不了|没力气|不行|下不了床)")
+_CAN_WORK_NO = re.compile(r"(干不了|干不动|不能干|做不了|不能|瘫|残疾|有病|病了|老了"
+                          r"|动不了|没力气|不行|下不了床)")
 _CAN_WORK_YES = re.compile(r"(能干|能做|还能|可以干|能打工|能上班|身体还行|能挣|^能$|^可以$)")
 _STATUS_RANK = {"likely_eligible": 0, "possibly_eligible": 1, "need_more_info": 2, "not_eligible": 3}
 _PROVISIONAL = "以上是按暂定标准估算的"
@@ -68,7 +70,8 @@ def read_answer(text: str, intent: Optional[str], entities: List[dict],
         found.setdefault(slot, quantity)
 
     age = parsing.parse_age(text)
-    if age is not None and not (requested in MONEY_SLOTS and age == getattr(found.get(requested), "value", None)):
+    answered = getattr(found.get(requested), "value", None)
+    if age is not None and not (requested in MONEY_SLOTS and age == answered):
         found["applicant_age"] = age
 
     area = parsing.parse_area(text)
@@ -141,8 +144,10 @@ class ValidateEligibilityForm(InterruptibleFormValidation):
         starting = tracker.active_loop_name != self.form_name()
         if not screened(asked_program(tracker, self.form_name(), starting)):
             return []  # not decided by household income: action_screen_eligibility answers it
-        slots = [s for s in domain_slots if not (s == "region" and normalise_region(tracker.get_slot("region")))]
-        lone = tracker.get_slot("household_size") == 1 and tracker.get_slot("has_capable_supporter") is not True
+        known_region = normalise_region(tracker.get_slot("region"))
+        slots = [s for s in domain_slots if not (s == "region" and known_region)]
+        lone = tracker.get_slot("household_size") == 1 and \
+            tracker.get_slot("has_capable_supporter") is not True
         return [s for s in slots if s != "can_work" or lone]
 
     def _reading(self, tracker: Tracker) -> Dict[str, Any]:
@@ -176,8 +181,8 @@ class ValidateEligibilityForm(InterruptibleFormValidation):
                 dispatcher.utter_message(response="utter_noted_income_yearly", amount=f"{raw.value:g}",
                                          yearly=f"{raw.value * 12:g}")
             elif slot in MONEY_SLOTS:
-                dispatcher.utter_message(response=f"utter_noted_{'income' if slot == 'monthly_income' else 'assets'}",
-                                         amount=f"{value:g}")
+                noted = "utter_noted_income" if slot == "monthly_income" else "utter_noted_assets"
+                dispatcher.utter_message(response=noted, amount=f"{value:g}")
             if slot in self.domain_slots(domain):
                 events.append(SlotSet(slot, value))
         if requested and requested not in reading:

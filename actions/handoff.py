@@ -9,6 +9,7 @@ and the gateway (channels/) routes the conversation to a hotline agent.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -28,25 +29,34 @@ SUMMARY_MESSAGES = 3
 SUMMARY_MESSAGE_CHARS = 60
 
 
+_ID_NUMBER = re.compile(r"(?<!\d)(\d{4})\d{10}(\d{3}[\dXx])(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
+
+
 def mask_phone(phone: Optional[str]) -> Optional[str]:
     return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 7 else phone
+
+
+def mask(text: str) -> str:
+    """Phone and ID numbers in what the citizen wrote, masked as everywhere else (138****1234)."""
+    return _MOBILE.sub(r"\1****\2", _ID_NUMBER.sub(r"\1**********\2", text))
 
 
 def summary(tracker: Tracker, reason: str) -> str:
     """What an agent reads first: why, who, where, and the citizen's last words."""
     v = vocabulary()["handoff"]
     labels = v["labels"]
-    street = tracker.get_slot("street")
+    street, program = tracker.get_slot("street"), tracker.get_slot("program")
     facts = [
         (labels["region"], region_name(tracker.get_slot("region"))),
         (labels["street"], None if street == "unknown" else street),
-        (labels["program"], program_name(tracker.get_slot("program")) if tracker.get_slot("program") else None),
+        (labels["program"], program_name(program) if program else None),
         (labels["name"], tracker.get_slot("citizen_name")),
         (labels["phone"], mask_phone(tracker.get_slot("phone"))),
         (labels["reference_no"], tracker.get_slot("reference_no")),
     ]
     said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and e.get("text")]
-    said = [s[:SUMMARY_MESSAGE_CHARS] for s in said[-SUMMARY_MESSAGES:]]
+    said = [mask(s)[:SUMMARY_MESSAGE_CHARS] for s in said[-SUMMARY_MESSAGES:]]
     parts = [v["reasons"][reason]] + [f"{k}：{val}" for k, val in facts if val]
     if said:
         parts.append(f"{labels['said']}：" + " / ".join(f"「{s}」" for s in said))
@@ -54,7 +64,8 @@ def summary(tracker: Tracker, reason: str) -> str:
 
 
 def emit_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
-    dispatcher.utter_message(json_message={"handoff": {"reason": reason, "summary": summary(tracker, reason)}})
+    signal = {"handoff": {"reason": reason, "summary": summary(tracker, reason)}}
+    dispatcher.utter_message(json_message=signal)
 
 
 def handoff_reason(tracker: Tracker) -> str:

@@ -24,7 +24,8 @@ from actions.vocabulary import department_name, guess_program, program_name, sou
 MAX_NAME = 16
 MAX_DESCRIPTION = 2000
 UNKNOWN = "unknown"
-_NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫|称呼我|我的名字是)")
+_NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫"
+                          r"|称呼我|我的名字是)")
 _DONT_KNOW = re.compile(r"^(不知道|不清楚|不晓得|说不好|不记得)")
 
 
@@ -101,7 +102,8 @@ class ValidateHelpForm(InterruptibleFormValidation):
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         # The region may already be known from the channel (metadata) or earlier turns.
-        return [s for s in domain_slots if not (s == "region" and normalise_region(tracker.get_slot("region")))]
+        known_region = normalise_region(tracker.get_slot("region"))
+        return [s for s in domain_slots if not (s == "region" and known_region)]
 
     def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
         text = tracker.latest_message.get("text") or ""
@@ -235,8 +237,9 @@ class ActionSubmitHelpRequest(Action):
             dispatcher.utter_message(response="utter_help_rejected")
             emit_handoff(dispatcher, tracker, "request_human")
             return [SlotSet("pending_retry", None)]
+        urgent = payload["urgency"] == "urgent"
         dispatcher.utter_message(
-            response="utter_help_submitted_urgent" if payload["urgency"] == "urgent" else "utter_help_submitted",
+            response="utter_help_submitted_urgent" if urgent else "utter_help_submitted",
             program_name=program_name(payload["program"]),
             reference_no=ticket["reference_no"],
             department_name=ticket.get("department_name") or department_name(ticket.get("department")),

@@ -9,6 +9,7 @@ the rules for that intent, see bot/data/rules_*.yml) and keeps every slot as it 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Dict, FrozenSet, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -34,6 +35,11 @@ def latest_intent(tracker: Tracker) -> tuple:
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
+def gave_up_on(tracker: Tracker, slot: str) -> bool:
+    """The citizen answered 不知道 to the question for `slot`: the form goes on without it."""
+    return tracker.get_slot("requested_slot") == slot and latest_intent(tracker)[0] == "dont_know"
+
+
 def fresh_user_turn(tracker: Tracker, form: Text) -> bool:
     """True when the form runs right after the citizen spoke (not on return from a digression)."""
     for event in reversed(tracker.events):
@@ -52,6 +58,10 @@ class InterruptibleFormValidation(FormValidationAction):
     own_intents: FrozenSet[str] = frozenset()
     #: requested slots that take almost any text as the answer (a name, what happened)
     free_text_slots: FrozenSet[str] = frozenset()
+
+    @abstractmethod
+    def name(self) -> Text:
+        """validate_<form>; abstract, so that the action server does not register this base."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:

@@ -24,7 +24,8 @@ _NUMBER = re.compile(
 _APPROX_AFTER = re.compile(r"^\s*(多|来|出头|左右|上下|把|几)")
 _APPROX_BEFORE = re.compile(r"(大概|大约|差不多|约|将近|不到|估计)\s*$")
 # Words right after a number that say it is not money: 一个月, 三口人, 67岁, 两个孩子 …
-_NOT_MONEY_AFTER = re.compile(r"^\s*(?:多|来)?\s*(个|口|岁|周岁|了|年|天|次|号|级|套|亩|辆|间|位|趟|回|个月|月|周|小时|点|分|层|楼)")
+_NOT_MONEY_AFTER = re.compile(r"^\s*(?:多|来)?\s*(个|口|岁|周岁|了|年|天|次|号|级|套|亩|辆|间|位|趟|回"
+                              r"|个月|月|周|小时|点|分|层|楼)")
 _MONEY_AFTER = re.compile(r"^\s*(?:多|来|出头)?\s*(元|块|圆|k|K|w|W|千|万)")
 _YEARLY = re.compile(r"(一年|每年|年收入|全年|一年到头|一年下来)")
 _NONE_WORDS = re.compile(
@@ -94,8 +95,10 @@ _PERSON_PATTERNS = (
     (re.compile(r"([\d零一二两三四五六七八九十]+)\s*个(人|成员)"), 1),
     (re.compile(r"([\d零一二两三四五六七八九十]+)\s*人"), 1),
 )
-_TWO = re.compile(r"(两口子|老两口|我们俩|我们两个|俺俩|我俩|我和老伴|我跟老伴|我和我老伴|就我们夫妻|夫妻俩|娘俩|娘儿俩|父子俩|母子俩|爷孙俩|奶孙俩)")
-_ONE = re.compile(r"(就我一个|只有我一个|我一个人|就我自己|一个人过|一个人住|孤身一人|独自一人|单身一个人|就俺一个|俺一个人)")
+_TWO = re.compile(r"(两口子|老两口|我们俩|我们两个|俺俩|我俩|我和老伴|我跟老伴|我和我老伴|就我们夫妻"
+                  r"|夫妻俩|娘俩|娘儿俩|父子俩|母子俩|爷孙俩|奶孙俩)")
+_ONE = re.compile(r"(就我一个|只有我一个|我一个人|就我自己|一个人过|一个人住|孤身一人|独自一人"
+                  r"|单身一个人|就俺一个|俺一个人)")
 
 
 def parse_person_count(text: str) -> Optional[int]:
@@ -114,9 +117,13 @@ def parse_person_count(text: str) -> Optional[int]:
     return None
 
 
+_BARE_COUNT = re.compile(r"\s*(?:就|有|共|一共|总共)?\s*([\d零一二两三四五六七八九十]+)"
+                         r"\s*(?:个|位)?\s*[。.!！]?\s*")
+
+
 def parse_count(text: str) -> Optional[int]:
     """A bare small number answering "几口人": 4, 四, 四个."""
-    m = re.fullmatch(r"\s*(?:就|有|共|一共|总共)?\s*([\d零一二两三四五六七八九十]+)\s*(?:个|位)?\s*[。.!！]?\s*", text or "")
+    m = _BARE_COUNT.fullmatch(text or "")
     if not m:
         return None
     value = _to_number(m.group(1))
@@ -203,11 +210,15 @@ _STREET = re.compile(r"([\u4e00-\u9fa5]{1,8}?(?:街道办事处|街道办|街道
 _STREET_STOP = re.compile(r"^(我是|我在|住在|家在|俺是|俺在|在|是|属于|我们是|我们在|就在|地址是|住址)")
 
 
+# "我们镇上", "回老家乡下", "城乡低保": words ending in 镇/乡 that name no place.
+_NOT_A_STREET = re.compile(r"^(我|俺|咱|你|他|她|这|那|哪|本|城乡|家乡|老乡|下乡|回乡|乡镇|城镇|小镇|街道|乡里)")
+
+
 def parse_street(text: Optional[str]) -> Optional[str]:
     """The 乡镇/街道 named in a message: 苏埠镇, 小华山街道, 月塘街道."""
     for m in _STREET.finditer(text or ""):
         name = re.sub(r"^.*(在|住|是)", "", _STREET_STOP.sub("", m.group(1)))
         name = re.sub(r"^.*(市|区|县|州)", "", name) or name
-        if len(name) >= 2 and name not in ("乡镇", "城镇", "小镇", "街道", "乡里"):
+        if len(name) >= 2 and not _NOT_A_STREET.search(name):
             return name
     return None

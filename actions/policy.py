@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services_client
-from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.interruptions import InterruptibleFormValidation, gave_up_on
 from actions.regions import normalise_region, region_from_text
 from actions.vocabulary import guess_program, program_name, vocabulary
 
@@ -52,6 +52,8 @@ class ValidatePolicyForm(InterruptibleFormValidation):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if gave_up_on(tracker, "program"):
+            return []  # no program: action_answer_policy lists them
         return [s for s in domain_slots
                 if not tracker.get_slot(s) and not (s == "region" and tracker.get_slot("region_declined"))]
 
@@ -65,8 +67,6 @@ class ValidatePolicyForm(InterruptibleFormValidation):
                               domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "program" or tracker.get_slot("program"):
             return {}
-        if latest_intent(tracker)[0] == "dont_know":
-            return {"requested_slot": None}  # no program: action_answer_policy gives the overview
         # None when not understood: the form asks again (the citizen may also say 不知道)
         return {"program": program_in_text(tracker.latest_message.get("text") or "")}
 

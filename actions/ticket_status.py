@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services_client
 from actions.help_request import plain_deadline
-from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.interruptions import InterruptibleFormValidation, gave_up_on
 from actions.parsing import parse_last4, parse_reference_no
 from actions.vocabulary import department_name, program_name
 
@@ -31,6 +31,8 @@ class ValidateTicketStatusForm(InterruptibleFormValidation):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if gave_up_on(tracker, "reference_no"):
+            return []  # no number: action_check_ticket_status says what to do
         # The phone given earlier in this conversation (a help request) is not asked again.
         return [s for s in domain_slots if not (s == "phone_last4" and tracker.get_slot("phone"))]
 
@@ -44,10 +46,8 @@ class ValidateTicketStatusForm(InterruptibleFormValidation):
         found = parse_reference_no(text)
         if found:
             return {"reference_no": found}
-        if tracker.get_slot("requested_slot") != "reference_no":
+        if tracker.get_slot("requested_slot") != "reference_no" or gave_up_on(tracker, "reference_no"):
             return {}
-        if latest_intent(tracker)[0] == "dont_know":
-            return {"requested_slot": None}  # no number: action_check_ticket_status says what to do
         dispatcher.utter_message(response="utter_reference_invalid")
         return {"reference_no": None}
 
@@ -91,18 +91,20 @@ class ActionCheckTicketStatus(Action):
                                      else "utter_ticket_not_found")
             # Asked afresh next time: either may have been mistyped (the phone from a help
             # request too, when its digits were used).
-            events = [SlotSet("reference_no", None), SlotSet("phone_last4", None), SlotSet("pending_retry", None)]
+            events = [SlotSet("reference_no", None), SlotSet("phone_last4", None),
+                      SlotSet("pending_retry", None)]
             if not tracker.get_slot("phone_last4"):
                 events.append(SlotSet("phone", None))
             return events
         status = ticket.get("status")
         sla = ticket.get("sla") or {}
+        due = {k: plain_deadline(sla[k]) if sla.get(k) else ""
+               for k in ("first_response_due", "resolution_due")}
         dispatcher.utter_message(
             response=f"utter_ticket_status_{status if status in STATUSES else 'other'}",
             reference_no=reference_no,
             program_name=program_name(ticket.get("program")),
             department_name=ticket.get("department_name") or department_name(ticket.get("department")),
-            first_response_due=plain_deadline(sla["first_response_due"]) if sla.get("first_response_due") else "",
-            resolution_due=plain_deadline(sla["resolution_due"]) if sla.get("resolution_due") else "",
+            **due,
         )
         return [SlotSet("pending_retry", None)]

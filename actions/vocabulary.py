@@ -23,11 +23,12 @@ def department_name(code: Optional[str]) -> str:
 
 
 def guess_program(text: str) -> Optional[str]:
-    """The program a description of a hardship points to, or None if no word matches."""
-    for program, words in vocabulary()["program_keywords"].items():
-        if any(w in text for w in words):
-            return program
-    return None
+    """The program a description of a hardship points to most (the most keywords; on a tie, the
+    one listed first), or None if no word matches."""
+    hits = {program: sum(w in text for w in words)
+            for program, words in vocabulary()["program_keywords"].items()}
+    best = max(hits, key=hits.get, default=None)  # max() keeps the first of equal counts
+    return best if best and hits[best] else None
 
 
 def sounds_urgent(text: str) -> bool:

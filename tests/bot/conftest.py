@@ -22,16 +22,32 @@ POLICY_SHORT = {
     "标准": "株洲城市低保每人每月700元。",
 }
 SCREEN_LIKELY = {
-    "region": "430200", "as_of": "2026-11-22",
+    "region": "430200",
+    "as_of": "2026-11-22",
     "programs": [
-        {"program": "tekun", "status": "not_eligible", "reasons": ["您家有能够履行赡养义务的亲属。"],
-         "estimated_monthly_amount": None, "department": "civil_affairs", "citations": []},
-        {"program": "dibao", "status": "likely_eligible",
-         "reasons": ["您家人均月收入约450元，低于当地低保标准700元。", "您家没有存款等金融资产。",
-                     "以上是按暂定标准估算的（见提示），是否符合以当地审核认定为准。"],
-         "estimated_monthly_amount": 1000.0, "department": "civil_affairs", "citations": []},
+        {
+            "program": "tekun",
+            "status": "not_eligible",
+            "reasons": ["您家有能够履行赡养义务的亲属。"],
+            "estimated_monthly_amount": None,
+            "department": "civil_affairs",
+            "citations": [],
+        },
+        {
+            "program": "dibao",
+            "status": "likely_eligible",
+            "reasons": [
+                "您家人均月收入约450元，低于当地低保标准700元。",
+                "您家没有存款等金融资产。",
+                "以上是按暂定标准估算的（见提示），是否符合以当地审核认定为准。",
+            ],
+            "estimated_monthly_amount": 1000.0,
+            "department": "civil_affairs",
+            "citations": [],
+        },
     ],
-    "missing": [], "warnings": ["株洲市的金融资产上限政策文件中没有写明。"],
+    "missing": [],
+    "warnings": ["株洲市的金融资产上限政策文件中没有写明。"],
 }
 
 
@@ -41,9 +57,9 @@ class FakeServices:
     def __init__(self):
         self.referrals, self.screens, self.policy_queries, self.lookups = [], [], [], []
         self.keys = {}
-        self.status = {}            # "referral" | "screen" | "policy" | "lookup" -> HTTP status
+        self.status = {}  # "referral" | "screen" | "policy" | "lookup" -> HTTP status
         self.screen_result = SCREEN_LIKELY
-        self.tickets = {}           # reference_no -> (last4, citizen view)
+        self.tickets = {}  # reference_no -> (last4, citizen view)
         self.url = ""
 
     def _error(self, kind):
@@ -61,13 +77,21 @@ class FakeServices:
         key = request.headers.get("Idempotency-Key")
         if key in self.keys:
             return web.json_response(self.keys[key], status=200)
-        ticket = {"reference_no": f"12349-20261122-{len(self.keys) + 1:04d}",
-                  "department": "civil_affairs", "department_name": "民政", "status": "new",
-                  "sla": {"first_response_due": "2026-11-23T10:00+08:00",
-                          "resolution_due": "2026-12-21T10:00+08:00"}}
+        ticket = {
+            "reference_no": f"12349-20261122-{len(self.keys) + 1:04d}",
+            "department": "civil_affairs",
+            "department_name": "民政",
+            "status": "new",
+            "sla": {
+                "first_response_due": "2026-11-23T10:00+08:00",
+                "resolution_due": "2026-12-21T10:00+08:00",
+            },
+        }
         self.keys[key] = ticket
-        self.tickets[ticket["reference_no"]] = (body["citizen"]["phone"][-4:],
-                                                {**ticket, "program": body["program"]})
+        self.tickets[ticket["reference_no"]] = (
+            body["citizen"]["phone"][-4:],
+            {**ticket, "program": body["program"]},
+        )
         return web.json_response(ticket, status=201)
 
     async def get_referral(self, request):
@@ -94,9 +118,15 @@ class FakeServices:
             return error
         if q.get("program") not in ("dibao", "tekun", "temporary", "education", "medical"):
             return web.json_response({"error": {"code": "invalid", "field": "program"}}, status=422)
-        answer = {"program": q["program"], "aspect": q.get("aspect", "条件"), "region": q.get("region", "default"),
-                  "short": POLICY_SHORT.get(q.get("aspect", "条件"), "请向乡镇（街道）咨询。"), "long": "…",
-                  "citations": [], "verified": True}
+        answer = {
+            "program": q["program"],
+            "aspect": q.get("aspect", "条件"),
+            "region": q.get("region", "default"),
+            "short": POLICY_SHORT.get(q.get("aspect", "条件"), "请向乡镇（街道）咨询。"),
+            "long": "…",
+            "citations": [],
+            "verified": True,
+        }
         return web.json_response(answer)
 
 
@@ -128,24 +158,48 @@ def entity(kind, value, text=None):
     return {"entity": kind, "value": value, "text": text or value}
 
 
-def make_tracker(slots=None, text="", intent="inform", confidence=0.95, entities=None, events=None,
-                 metadata=None, active_loop=None, requested_slot=None, sender="web:abc",
-                 form_turn=None):
+def make_tracker(
+    slots=None,
+    text="",
+    intent="inform",
+    confidence=0.95,
+    entities=None,
+    events=None,
+    metadata=None,
+    active_loop=None,
+    requested_slot=None,
+    sender="web:abc",
+    form_turn=None,
+):
     """The tracker an action gets. `form_turn="help_form"` ends the events like a form's
     validation call right after the citizen spoke: user message, then the form's action."""
     slots = {**(slots or {})}
     if requested_slot is not None:
         slots["requested_slot"] = requested_slot
-    message = {"text": text, "intent": {"name": intent, "confidence": confidence},
-               "entities": entities or [], "metadata": metadata or {}}
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": entities or [],
+        "metadata": metadata or {},
+    }
     events = list(events or [])
     if form_turn:
-        events += [{"event": "action", "name": "action_listen"},
-                   {"event": "user", "text": text, "parse_data": message},
-                   {"event": "slot", "name": "requested_slot", "value": requested_slot},
-                   {"event": "action", "name": form_turn}]
-    return Tracker(sender, slots, message, events, False, None,
-                   {"name": active_loop} if active_loop else {}, "action_listen")
+        events += [
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text, "parse_data": message},
+            {"event": "slot", "name": "requested_slot", "value": requested_slot},
+            {"event": "action", "name": form_turn},
+        ]
+    return Tracker(
+        sender,
+        slots,
+        message,
+        events,
+        False,
+        None,
+        {"name": active_loop} if active_loop else {},
+        "action_listen",
+    )
 
 
 def responses(dispatcher):

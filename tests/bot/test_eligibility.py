@@ -3,14 +3,26 @@ corrections and 不知道, the screen request, and the explanation, against the 
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.eligibility import (UNKNOWN, ActionScreenEligibility, ValidateEligibilityForm, household_facts,
-                                 read_answer, screen_request)
+from actions.eligibility import (
+    UNKNOWN,
+    ActionScreenEligibility,
+    ValidateEligibilityForm,
+    household_facts,
+    read_answer,
+    screen_request,
+)
 from actions.parsing import Quantity
 from tests.bot.conftest import DOMAIN, entity, make_tracker, responses, texts_of
 
 FORM_SLOTS = DOMAIN["forms"]["eligibility_form"]["required_slots"]
-KNOWN = {"region": "430200", "household_size": 4, "area": "urban", "monthly_income": 1800.0,
-         "financial_assets": 20000.0, "has_capable_supporter": True}
+KNOWN = {
+    "region": "430200",
+    "household_size": 4,
+    "area": "urban",
+    "monthly_income": 1800.0,
+    "financial_assets": 20000.0,
+    "has_capable_supporter": True,
+}
 
 
 def slots_set(events):
@@ -46,31 +58,48 @@ def test_a_correction_while_another_question_is_asked():
 
 async def test_only_missing_questions_and_region_known():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({"region": "430200"}, "我能吃低保吗", intent="check_eligibility",
-                     entities=[entity("program", "dibao")])
+    t = make_tracker(
+        {"region": "430200"},
+        "我能吃低保吗",
+        intent="check_eligibility",
+        entities=[entity("program", "dibao")],
+    )
     slots = await form.required_slots(FORM_SLOTS, d, t, DOMAIN)
     assert "region" not in slots and "can_work" not in slots and slots[0] == "household_size"
 
 
 async def test_can_work_is_asked_only_of_someone_alone():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    alone = make_tracker({"household_size": 1, "has_capable_supporter": False}, active_loop="eligibility_form")
+    alone = make_tracker(
+        {"household_size": 1, "has_capable_supporter": False}, active_loop="eligibility_form"
+    )
     assert "can_work" in await form.required_slots(FORM_SLOTS, d, alone, DOMAIN)
-    family = make_tracker({"household_size": 3, "has_capable_supporter": False}, active_loop="eligibility_form")
+    family = make_tracker(
+        {"household_size": 3, "has_capable_supporter": False}, active_loop="eligibility_form"
+    )
     assert "can_work" not in await form.required_slots(FORM_SLOTS, d, family, DOMAIN)
 
 
 async def test_a_program_not_decided_by_income_skips_the_questions():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({}, "孩子考上大学了能申请助学金吗", intent="check_eligibility",
-                     entities=[entity("program", "education")])
+    t = make_tracker(
+        {},
+        "孩子考上大学了能申请助学金吗",
+        intent="check_eligibility",
+        entities=[entity("program", "education")],
+    )
     assert await form.required_slots(FORM_SLOTS, d, t, DOMAIN) == []
 
 
 async def test_form_turn_reads_answer_and_acknowledges_money():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({"region": "430200", "household_size": 4, "area": "urban"}, "一个月两千五",
-                     active_loop="eligibility_form", requested_slot="monthly_income", form_turn="eligibility_form")
+    t = make_tracker(
+        {"region": "430200", "household_size": 4, "area": "urban"},
+        "一个月两千五",
+        active_loop="eligibility_form",
+        requested_slot="monthly_income",
+        form_turn="eligibility_form",
+    )
     events = await form.run(d, t, DOMAIN)
     assert slots_set(events)["monthly_income"] == 2500.0
     assert slots_set(events)["requested_slot"] == "financial_assets"
@@ -79,18 +108,31 @@ async def test_form_turn_reads_answer_and_acknowledges_money():
 
 async def test_form_turn_takes_a_correction_and_asks_again():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({"region": "430200", "household_size": 3, "area": "urban"}, "不对，是四口人",
-                     entities=[entity("person_count", "四口人")], active_loop="eligibility_form",
-                     requested_slot="monthly_income", form_turn="eligibility_form")
+    t = make_tracker(
+        {"region": "430200", "household_size": 3, "area": "urban"},
+        "不对，是四口人",
+        entities=[entity("person_count", "四口人")],
+        active_loop="eligibility_form",
+        requested_slot="monthly_income",
+        form_turn="eligibility_form",
+    )
     events = await form.run(d, t, DOMAIN)
-    assert slots_set(events)["household_size"] == 4 and slots_set(events)["requested_slot"] == "monthly_income"
+    assert (
+        slots_set(events)["household_size"] == 4 and slots_set(events)["requested_slot"] == "monthly_income"
+    )
     assert texts_of(d) == ["好的，已改为：4口人。"]
 
 
 async def test_form_turn_not_understood_gives_a_hint_not_a_rejection():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({"region": "430200"}, "啊？", intent="nlu_fallback", active_loop="eligibility_form",
-                     requested_slot="household_size", form_turn="eligibility_form")
+    t = make_tracker(
+        {"region": "430200"},
+        "啊？",
+        intent="nlu_fallback",
+        active_loop="eligibility_form",
+        requested_slot="household_size",
+        form_turn="eligibility_form",
+    )
     events = await form.run(d, t, DOMAIN)
     assert responses(d) == ["utter_household_size_help"]
     assert not any(e.get("event") == "action_execution_rejected" for e in events)
@@ -98,31 +140,48 @@ async def test_form_turn_not_understood_gives_a_hint_not_a_rejection():
 
 async def test_form_turn_yearly_income_and_age():
     form, d = ValidateEligibilityForm(), CollectingDispatcher()
-    t = make_tracker({"region": "511700", "household_size": 2, "area": "rural"}, "我六十七了 一年收入两万四",
-                     active_loop="eligibility_form", requested_slot="monthly_income", form_turn="eligibility_form")
+    t = make_tracker(
+        {"region": "511700", "household_size": 2, "area": "rural"},
+        "我六十七了 一年收入两万四",
+        active_loop="eligibility_form",
+        requested_slot="monthly_income",
+        form_turn="eligibility_form",
+    )
     events = await form.run(d, t, DOMAIN)
     assert slots_set(events)["monthly_income"] == 2000.0 and slots_set(events)["applicant_age"] == 67
     assert texts_of(d) == ["记下了：一年约24000元，按每月约2000元算。"]
 
 
 def test_screen_request_follows_the_contract():
-    t = make_tracker({**KNOWN, "household_size": 2, "applicant_age": 67, "can_work": False,
-                      "financial_assets": UNKNOWN})
+    t = make_tracker(
+        {**KNOWN, "household_size": 2, "applicant_age": 67, "can_work": False, "financial_assets": UNKNOWN}
+    )
     assert screen_request(t) == {
-        "region": "430200", "area": "urban",
-        "household": {"members": [{"age": 67, "can_work": False}, {}], "monthly_income": 1800.0,
-                      "financial_assets": None, "has_capable_supporter": True}}
+        "region": "430200",
+        "area": "urban",
+        "household": {
+            "members": [{"age": 67, "can_work": False}, {}],
+            "monthly_income": 1800.0,
+            "financial_assets": None,
+            "has_capable_supporter": True,
+        },
+    }
     assert household_facts(t) == "2口人，67岁，住在城里，全家每月收入约1800元，有能照顾的亲属，本人干不了活"
 
 
 def finished_form_events(text, program=None):
     """History of a finished eligibility form started by `text`."""
-    parse = {"text": text, "intent": {"name": "check_eligibility"},
-             "entities": [entity("program", program)] if program else []}
-    return [{"event": "user", "text": text, "parse_data": parse},
-            {"event": "active_loop", "name": "eligibility_form"},
-            {"event": "user", "text": "有", "parse_data": {"intent": {"name": "affirm"}, "entities": []}},
-            {"event": "active_loop", "name": None}]
+    parse = {
+        "text": text,
+        "intent": {"name": "check_eligibility"},
+        "entities": [entity("program", program)] if program else [],
+    }
+    return [
+        {"event": "user", "text": text, "parse_data": parse},
+        {"event": "active_loop", "name": "eligibility_form"},
+        {"event": "user", "text": "有", "parse_data": {"intent": {"name": "affirm"}, "entities": []}},
+        {"event": "active_loop", "name": None},
+    ]
 
 
 async def test_screen_explains_amount_department_materials_and_offers_to_file(services):
@@ -139,10 +198,19 @@ async def test_screen_explains_amount_department_materials_and_offers_to_file(se
 
 
 async def test_screen_nothing_applies(services):
-    services.screen_result = {"programs": [{"program": "dibao", "status": "not_eligible",
-                                            "reasons": ["您家人均月收入约4000元，不低于当地低保标准700元。"],
-                                            "estimated_monthly_amount": None, "department": "civil_affairs"}],
-                              "missing": [], "warnings": []}
+    services.screen_result = {
+        "programs": [
+            {
+                "program": "dibao",
+                "status": "not_eligible",
+                "reasons": ["您家人均月收入约4000元，不低于当地低保标准700元。"],
+                "estimated_monthly_amount": None,
+                "department": "civil_affairs",
+            }
+        ],
+        "missing": [],
+        "warnings": [],
+    }
     d = CollectingDispatcher()
     await ActionScreenEligibility().run(d, make_tracker(KNOWN, events=finished_form_events("我够吗")), DOMAIN)
     assert responses(d) == ["utter_eligibility_none", "utter_eligibility_caveat", "utter_offer_referral"]
@@ -150,19 +218,33 @@ async def test_screen_nothing_applies(services):
 
 
 async def test_screen_needs_more(services):
-    services.screen_result = {"programs": [{"program": "tekun", "status": "need_more_info",
-                                            "reasons": ["还需要知道家中第1位成员（67岁）有没有劳动能力。"],
-                                            "estimated_monthly_amount": None, "department": "civil_affairs"}],
-                              "missing": ["household.members[0].can_work"], "warnings": []}
+    services.screen_result = {
+        "programs": [
+            {
+                "program": "tekun",
+                "status": "need_more_info",
+                "reasons": ["还需要知道家中第1位成员（67岁）有没有劳动能力。"],
+                "estimated_monthly_amount": None,
+                "department": "civil_affairs",
+            }
+        ],
+        "missing": ["household.members[0].can_work"],
+        "warnings": [],
+    }
     d = CollectingDispatcher()
-    await ActionScreenEligibility().run(d, make_tracker(KNOWN, events=finished_form_events("算不算特困")), DOMAIN)
+    await ActionScreenEligibility().run(
+        d, make_tracker(KNOWN, events=finished_form_events("算不算特困")), DOMAIN
+    )
     assert texts_of(d)[0] == "有几项还要核实：还需要知道家中第1位成员（67岁）有没有劳动能力。"
 
 
 async def test_program_not_decided_by_income_gets_its_conditions(services):
     d = CollectingDispatcher()
-    t = make_tracker({}, "孩子考上大学了能申请助学金吗",
-                     events=finished_form_events("孩子考上大学了能申请助学金吗", "education"))
+    t = make_tracker(
+        {},
+        "孩子考上大学了能申请助学金吗",
+        events=finished_form_events("孩子考上大学了能申请助学金吗", "education"),
+    )
     events = await ActionScreenEligibility().run(d, t, DOMAIN)
     assert services.screens == [] and services.policy_queries[-1]["program"] == "education"
     assert responses(d) == ["utter_policy_answer", "utter_offer_referral"]
@@ -172,6 +254,8 @@ async def test_program_not_decided_by_income_gets_its_conditions(services):
 async def test_screen_down_keeps_every_answer(services):
     services.status["screen"] = 503
     d = CollectingDispatcher()
-    events = await ActionScreenEligibility().run(d, make_tracker(KNOWN, events=finished_form_events("我够吗")), DOMAIN)
+    events = await ActionScreenEligibility().run(
+        d, make_tracker(KNOWN, events=finished_form_events("我够吗")), DOMAIN
+    )
     assert responses(d) == ["utter_service_down_eligibility"]
     assert events == [{"event": "slot", "name": "pending_retry", "value": "eligibility", "timestamp": None}]

@@ -2,7 +2,7 @@
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import ActionFallback, ActionHandoff, fallbacks_in_a_row, summary
+from actions.handoff import ActionFallback, ActionHandoff, fallbacks_in_a_row, mask, summary
 from tests.bot.conftest import DOMAIN, json_messages, make_tracker, responses
 
 
@@ -16,8 +16,12 @@ def action(name):
 
 async def test_crisis_gives_numbers_and_hands_over():
     d = CollectingDispatcher()
-    t = make_tracker({"region": "430200", "phone": "13800001234"}, "我不想活了", intent="crisis",
-                     events=[user("我不想活了", "crisis")])
+    t = make_tracker(
+        {"region": "430200", "phone": "13800001234"},
+        "我不想活了",
+        intent="crisis",
+        events=[user("我不想活了", "crisis")],
+    )
     await ActionHandoff().run(d, t, DOMAIN)
     assert responses(d) == ["utter_crisis"]
     assert "110" in DOMAIN["responses"]["utter_crisis"][0]["text"]
@@ -29,8 +33,10 @@ async def test_crisis_gives_numbers_and_hands_over():
 
 
 async def test_reasons_by_intent():
-    for intent, reason, reply in [("request_human", "request_human", "utter_human_soon"),
-                                  ("complain", "complaint", "utter_complaint_handoff")]:
+    for intent, reason, reply in [
+        ("request_human", "request_human", "utter_human_soon"),
+        ("complain", "complaint", "utter_complaint_handoff"),
+    ]:
         d = CollectingDispatcher()
         await ActionHandoff().run(d, make_tracker({}, "x", intent=intent), DOMAIN)
         assert responses(d) == [reply] and json_messages(d)[0]["handoff"]["reason"] == reason
@@ -38,8 +44,12 @@ async def test_reasons_by_intent():
 
 async def test_yes_to_the_emergency_offer_is_an_emergency_handoff():
     d = CollectingDispatcher()
-    events = [user("房子塌了", "report_emergency"), action("utter_emergency_offer_human"), action("action_listen"),
-              user("是", "affirm")]
+    events = [
+        user("房子塌了", "report_emergency"),
+        action("utter_emergency_offer_human"),
+        action("action_listen"),
+        user("是", "affirm"),
+    ]
     await ActionHandoff().run(d, make_tracker({}, "是", intent="affirm", events=events), DOMAIN)
     assert responses(d) == ["utter_emergency_handoff"]
     assert json_messages(d)[0]["handoff"]["reason"] == "emergency"
@@ -47,8 +57,18 @@ async def test_yes_to_the_emergency_offer_is_an_emergency_handoff():
 
 def test_summary_is_short_and_names_what_is_known():
     events = [user(f"第{i}句话" + "很长" * 40) for i in range(5)]
-    text = summary(make_tracker({"program": "dibao", "citizen_name": "王秀英", "street": "unknown",
-                                 "reference_no": "12349-20261122-0001"}, events=events), "request_human")
+    text = summary(
+        make_tracker(
+            {
+                "program": "dibao",
+                "citizen_name": "王秀英",
+                "street": "unknown",
+                "reference_no": "12349-20261122-0001",
+            },
+            events=events,
+        ),
+        "request_human",
+    )
     assert text.startswith("市民要求人工；项目：低保；称呼：王秀英；编号：12349-20261122-0001；市民说：")
     assert "第1句话" not in text and "第4句话" in text and "乡镇" not in text and len(text) < 300
 
@@ -67,6 +87,17 @@ async def test_second_misunderstanding_in_a_row_hands_over():
     assert responses(d) == ["utter_fallback_handoff"]
     assert json_messages(d)[0]["handoff"]["reason"] == "fallback"
 
-    understood_between = first + [action("action_fallback"), action("action_listen"), user("你好", "greet"),
-                                  action("utter_greet"), action("action_listen"), user("巴拉", "nlu_fallback")]
+    understood_between = first + [
+        action("action_fallback"),
+        action("action_listen"),
+        user("你好", "greet"),
+        action("utter_greet"),
+        action("action_listen"),
+        user("巴拉", "nlu_fallback"),
+    ]
     assert fallbacks_in_a_row(make_tracker(events=understood_between)) == 1
+
+
+def test_numbers_the_citizen_typed_are_masked():
+    assert mask("我电话13800001234 身份证110101195001011234") == "我电话138****1234 身份证1101**********1234"
+    assert mask("139 0000 5678") == "139****5678"

@@ -31,15 +31,23 @@ def test_every_intent_has_enough_examples(nlu):
     assert not thin, thin
 
 
-@pytest.mark.parametrize("entity, allowed", [
-    ("program", lambda: set(vocabulary()["programs"])),
-    ("aspect", lambda: set(ASPECTS)),
-    ("region", lambda: set(vocabulary()["regions"])),
-])
+@pytest.mark.parametrize(
+    "entity, allowed",
+    [
+        ("program", lambda: set(vocabulary()["programs"])),
+        ("aspect", lambda: set(ASPECTS)),
+        ("region", lambda: set(vocabulary()["regions"])),
+    ],
+)
 def test_annotations_map_to_known_codes(nlu, entity, allowed):
     known = allowed()
-    unmapped = sorted({
-        e["value"] if nlu.entity_synonyms.get(e["value"]) is None else nlu.entity_synonyms[e["value"]]
-        for m in nlu.entity_examples for e in m.get("entities") or [] if e["entity"] == entity
-    } - known)
+    unmapped = sorted(
+        {
+            e["value"] if nlu.entity_synonyms.get(e["value"]) is None else nlu.entity_synonyms[e["value"]]
+            for m in nlu.entity_examples
+            for e in m.get("entities") or []
+            if e["entity"] == entity
+        }
+        - known
+    )
     assert not unmapped, unmapped

@@ -2,30 +2,43 @@
 
 import pytest
 
-from actions.parsing import (parse_age, parse_area, parse_count, parse_last4, parse_mobile, parse_money,
-                             parse_person_count, parse_reference_no, parse_street, parse_yes_no)
+from actions.parsing import (
+    parse_age,
+    parse_area,
+    parse_count,
+    parse_last4,
+    parse_mobile,
+    parse_money,
+    parse_person_count,
+    parse_reference_no,
+    parse_street,
+    parse_yes_no,
+)
 
 
-@pytest.mark.parametrize("text, value, approximate", [
-    ("两千五", 2500, False),
-    ("一千二百块", 1200, False),
-    ("3k", 3000, False),
-    ("1.5万", 15000, False),
-    ("3千5", 3500, False),
-    ("七百多", 700, True),
-    ("八百来块", 800, True),
-    ("两千出头", 2000, True),
-    ("十几万", 150000, True),
-    ("二千一", 2100, False),
-    ("1800元", 1800, False),
-    ("一个月收入两千五", 2500, False),
-    ("我家四口人一个月收入两千五", 2500, False),
-    ("老伴退休金1800元一个月", 1800, False),
-    ("大概一千出头吧", 1000, True),
-    ("没有收入", 0, False),
-    ("一分钱都没有", 0, False),
-    ("没有", 0, False),
-])
+@pytest.mark.parametrize(
+    "text, value, approximate",
+    [
+        ("两千五", 2500, False),
+        ("一千二百块", 1200, False),
+        ("3k", 3000, False),
+        ("1.5万", 15000, False),
+        ("3千5", 3500, False),
+        ("七百多", 700, True),
+        ("八百来块", 800, True),
+        ("两千出头", 2000, True),
+        ("十几万", 150000, True),
+        ("二千一", 2100, False),
+        ("1800元", 1800, False),
+        ("一个月收入两千五", 2500, False),
+        ("我家四口人一个月收入两千五", 2500, False),
+        ("老伴退休金1800元一个月", 1800, False),
+        ("大概一千出头吧", 1000, True),
+        ("没有收入", 0, False),
+        ("一分钱都没有", 0, False),
+        ("没有", 0, False),
+    ],
+)
 def test_money_as_people_say_it(text, value, approximate):
     q = parse_money(text)
     assert q is not None and q.value == value and q.approximate == approximate and not q.yearly
@@ -41,10 +54,20 @@ def test_numbers_that_are_not_money(text):
     assert parse_money(text) is None
 
 
-@pytest.mark.parametrize("text, n", [
-    ("四口人", 4), ("一家三口", 3), ("3个人", 3), ("两口子", 2), ("就我一个人", 1),
-    ("我们家六口人 上有老下有小", 6), ("五口", 5), ("就我和我孙子 两个人", 2), ("不对，是四口人", 4),
-])
+@pytest.mark.parametrize(
+    "text, n",
+    [
+        ("四口人", 4),
+        ("一家三口", 3),
+        ("3个人", 3),
+        ("两口子", 2),
+        ("就我一个人", 1),
+        ("我们家六口人 上有老下有小", 6),
+        ("五口", 5),
+        ("就我和我孙子 两个人", 2),
+        ("不对，是四口人", 4),
+    ],
+)
 def test_household_size(text, n):
     assert parse_person_count(text) == n
 
@@ -55,24 +78,49 @@ def test_bare_counts_and_ages():
     assert parse_age("两个孩子") is None
 
 
-@pytest.mark.parametrize("text, area", [
-    ("城里", "urban"), ("住在县城", "urban"), ("农村", "rural"), ("村里种地", "rural"), ("不知道", None),
-])
+@pytest.mark.parametrize(
+    "text, area",
+    [
+        ("城里", "urban"),
+        ("住在县城", "urban"),
+        ("农村", "rural"),
+        ("村里种地", "rural"),
+        ("不知道", None),
+    ],
+)
 def test_area(text, area):
     assert parse_area(text) == area
 
 
-@pytest.mark.parametrize("text, answer", [
-    ("有个儿子", True), ("有", True), ("没有", False), ("儿子不管我", False), ("没儿没女", False), ("嗯", True), ("说不好", None),
-])
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        ("有个儿子", True),
+        ("有", True),
+        ("没有", False),
+        ("儿子不管我", False),
+        ("没儿没女", False),
+        ("嗯", True),
+        ("说不好", None),
+    ],
+)
 def test_yes_no(text, answer):
     assert parse_yes_no(text) is answer
 
 
-@pytest.mark.parametrize("text, street", [
-    ("裕安区苏埠镇", "苏埠镇"), ("六安市裕安区小华山街道", "小华山街道"), ("我们是石婆店镇的", "石婆店镇"),
-    ("株洲市荷塘区月塘街道", "月塘街道"), ("达州渠县三汇镇", "三汇镇"), ("不知道", None),
-])
+@pytest.mark.parametrize(
+    "text, street",
+    [
+        ("裕安区苏埠镇", "苏埠镇"),
+        ("六安市裕安区小华山街道", "小华山街道"),
+        ("我们是石婆店镇的", "石婆店镇"),
+        ("株洲市荷塘区月塘街道", "月塘街道"),
+        ("达州渠县三汇镇", "三汇镇"),
+        ("不知道", None),
+        ("我们镇上没人管", None),
+        ("城乡低保怎么申请", None),
+    ],
+)
 def test_street(text, street):
     assert parse_street(text) == street
 

@@ -9,11 +9,20 @@ FORM_SLOTS = ["program", "region"]
 
 
 def test_aspect_named_now_wins_else_follow_up_keeps_it():
-    assert aspect_for(make_tracker({"aspect": "条件"}, "那要带什么材料", entities=[entity("aspect", "材料")])) == "材料"
+    assert (
+        aspect_for(make_tracker({"aspect": "条件"}, "那要带什么材料", entities=[entity("aspect", "材料")]))
+        == "材料"
+    )
     # 那特困呢: a new program, elliptical question -> same aspect as before
-    assert aspect_for(make_tracker({"aspect": "标准"}, "那特困呢", entities=[entity("program", "tekun")])) == "标准"
+    assert (
+        aspect_for(make_tracker({"aspect": "标准"}, "那特困呢", entities=[entity("program", "tekun")]))
+        == "标准"
+    )
     # 什么是特困: a new program and no aspect -> the overview
-    assert aspect_for(make_tracker({"aspect": "标准"}, "什么是特困", entities=[entity("program", "tekun")])) is None
+    assert (
+        aspect_for(make_tracker({"aspect": "标准"}, "什么是特困", entities=[entity("program", "tekun")]))
+        is None
+    )
     assert aspect_for(make_tracker({"aspect": "材料"}, "详细说说")) == "材料"
 
 
@@ -21,8 +30,12 @@ async def test_region_is_asked_once_and_remembered():
     form = ValidatePolicyForm()
     d = CollectingDispatcher()
     assert await form.required_slots(FORM_SLOTS, d, make_tracker({"program": "dibao"}), DOMAIN) == ["region"]
-    assert await form.required_slots(FORM_SLOTS, d, make_tracker({"program": "dibao", "region": "430200"}),
-                                     DOMAIN) == []
+    assert (
+        await form.required_slots(
+            FORM_SLOTS, d, make_tracker({"program": "dibao", "region": "430200"}), DOMAIN
+        )
+        == []
+    )
     declined = make_tracker({"program": "dibao", "region_declined": True})
     assert await form.required_slots(FORM_SLOTS, d, declined, DOMAIN) == []
 
@@ -41,7 +54,7 @@ async def test_program_from_words_or_dont_know():
     t = make_tracker({}, "就是临时救助", requested_slot="program")
     assert await form.extract_program(d, t, DOMAIN) == {"program": "temporary"}
     t = make_tracker({}, "不知道", intent="dont_know", requested_slot="program")
-    assert await form.extract_program(d, t, DOMAIN) == {"requested_slot": None}
+    assert await form.required_slots(FORM_SLOTS, d, t, DOMAIN) == []  # the form ends: overview
     t = make_tracker({}, "嗯嗯", requested_slot="program")
     assert await form.extract_program(d, t, DOMAIN) == {"program": None}  # asked again
     assert await form.validate_program("低保", d, t, DOMAIN) == {"program": "dibao"}
@@ -49,8 +62,12 @@ async def test_program_from_words_or_dont_know():
 
 async def test_answer_for_program_aspect_region(services):
     d = CollectingDispatcher()
-    t = make_tracker({"program": "dibao", "region": "430200", "aspect": "材料"}, "低保要带什么材料",
-                     intent="ask_policy", entities=[entity("program", "dibao"), entity("aspect", "材料")])
+    t = make_tracker(
+        {"program": "dibao", "region": "430200", "aspect": "材料"},
+        "低保要带什么材料",
+        intent="ask_policy",
+        entities=[entity("program", "dibao"), entity("aspect", "材料")],
+    )
     events = await ActionAnswerPolicy().run(d, t, DOMAIN)
     assert services.policy_queries[-1] == {"program": "dibao", "aspect": "材料", "region": "430200"}
     assert texts_of(d) == ["低保（材料）：带户口本、身份证，填申请书和授权书（一证一书）。"]
@@ -59,8 +76,12 @@ async def test_answer_for_program_aspect_region(services):
 
 async def test_no_aspect_gives_the_overview_and_what_else_to_ask(services):
     d = CollectingDispatcher()
-    t = make_tracker({"program": "tekun", "region_declined": True}, "特困是什么", intent="ask_policy",
-                     entities=[entity("program", "tekun")])
+    t = make_tracker(
+        {"program": "tekun", "region_declined": True},
+        "特困是什么",
+        intent="ask_policy",
+        entities=[entity("program", "tekun")],
+    )
     await ActionAnswerPolicy().run(d, t, DOMAIN)
     assert services.policy_queries[-1] == {"program": "tekun", "aspect": "条件"}
     assert responses(d) == ["utter_policy_general", "utter_policy_answer", "utter_policy_more"]
@@ -74,7 +95,9 @@ async def test_no_program_lists_the_programs(services):
 
 async def test_service_down_says_so_and_keeps_the_question(services_down):
     d = CollectingDispatcher()
-    t = make_tracker({"program": "dibao", "region": "430200", "aspect": "标准"}, "低保标准多少", intent="ask_policy")
+    t = make_tracker(
+        {"program": "dibao", "region": "430200", "aspect": "标准"}, "低保标准多少", intent="ask_policy"
+    )
     events = await ActionAnswerPolicy().run(d, t, DOMAIN)
     assert responses(d) == ["utter_service_down_policy"]
     assert events == [{"event": "slot", "name": "pending_retry", "value": "policy", "timestamp": None}]
@@ -82,5 +105,21 @@ async def test_service_down_says_so_and_keeps_the_question(services_down):
 
 async def test_program_the_knowledge_base_lacks(services):
     d = CollectingDispatcher()
-    await ActionAnswerPolicy().run(d, make_tracker({"program": "vagrant"}, "流浪人员", intent="ask_policy"), DOMAIN)
+    await ActionAnswerPolicy().run(
+        d, make_tracker({"program": "vagrant"}, "流浪人员", intent="ask_policy"), DOMAIN
+    )
     assert responses(d) == ["utter_policy_overview"]
+
+
+async def test_dont_know_the_program_ends_the_form_in_one_turn():
+    form, d = ValidatePolicyForm(), CollectingDispatcher()
+    t = make_tracker(
+        {},
+        "不知道",
+        intent="dont_know",
+        requested_slot="program",
+        active_loop="policy_form",
+        form_turn="policy_form",
+    )
+    events = await form.run(d, t, DOMAIN)
+    assert events[-1] == {"event": "slot", "name": "requested_slot", "value": None, "timestamp": None}

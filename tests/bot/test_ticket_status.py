@@ -16,17 +16,28 @@ def slots_set(events):
 
 @pytest.fixture
 def ticket(services):
-    services.tickets[REF] = ("1234", {"reference_no": REF, "department": "civil_affairs",
-                                      "department_name": "民政", "status": "in_progress", "program": "dibao",
-                                      "sla": {"first_response_due": "2026-11-23T10:00+08:00",
-                                              "resolution_due": "2026-12-21T10:00+08:00"}})
+    services.tickets[REF] = (
+        "1234",
+        {
+            "reference_no": REF,
+            "department": "civil_affairs",
+            "department_name": "民政",
+            "status": "in_progress",
+            "program": "dibao",
+            "sla": {
+                "first_response_due": "2026-11-23T10:00+08:00",
+                "resolution_due": "2026-12-21T10:00+08:00",
+            },
+        },
+    )
     return services
 
 
 async def test_phone_from_this_conversation_is_not_asked_again():
     form, d = ValidateTicketStatusForm(), CollectingDispatcher()
-    assert await form.required_slots(FORM_SLOTS, d, make_tracker({"phone": "13800001234"}), DOMAIN) == \
-        ["reference_no"]
+    assert await form.required_slots(FORM_SLOTS, d, make_tracker({"phone": "13800001234"}), DOMAIN) == [
+        "reference_no"
+    ]
     assert await form.required_slots(FORM_SLOTS, d, make_tracker({}), DOMAIN) == FORM_SLOTS
 
 
@@ -40,7 +51,22 @@ async def test_reference_and_digits_as_typed():
     assert await form.extract_reference_no(d, t, DOMAIN) == {"reference_no": None}
     assert responses(d) == ["utter_reference_invalid"]
     t = make_tracker({}, "不记得了", intent="dont_know", requested_slot="reference_no")
-    assert await form.extract_reference_no(d, t, DOMAIN) == {"requested_slot": None}
+    assert await form.required_slots(FORM_SLOTS, d, t, DOMAIN) == []  # the form ends
+
+
+async def test_dont_know_ends_the_form_in_one_turn():
+    form, d = ValidateTicketStatusForm(), CollectingDispatcher()
+    t = make_tracker(
+        {},
+        "不记得了",
+        intent="dont_know",
+        requested_slot="reference_no",
+        active_loop="ticket_status_form",
+        form_turn="ticket_status_form",
+    )
+    events = await form.run(d, t, DOMAIN)
+    assert events[-1] == {"event": "slot", "name": "requested_slot", "value": None, "timestamp": None}
+    assert d.messages == []
 
 
 async def test_status_in_plain_words(ticket):
@@ -52,14 +78,17 @@ async def test_status_in_plain_words(ticket):
 
 async def test_digits_from_the_phone_given_earlier(ticket):
     d = CollectingDispatcher()
-    await ActionCheckTicketStatus().run(d, make_tracker({"reference_no": REF, "phone": "13800001234"}), DOMAIN)
+    await ActionCheckTicketStatus().run(
+        d, make_tracker({"reference_no": REF, "phone": "13800001234"}), DOMAIN
+    )
     assert ticket.lookups[-1] == (REF, "1234") and responses(d) == ["utter_ticket_status_in_progress"]
 
 
 async def test_not_found_asks_afresh(ticket):
     d = CollectingDispatcher()
-    events = await ActionCheckTicketStatus().run(d, make_tracker({"reference_no": REF, "phone_last4": "9999"}),
-                                                 DOMAIN)
+    events = await ActionCheckTicketStatus().run(
+        d, make_tracker({"reference_no": REF, "phone_last4": "9999"}), DOMAIN
+    )
     assert responses(d) == ["utter_ticket_not_found"]
     assert slots_set(events) == {"reference_no": None, "phone_last4": None, "pending_retry": None}
 
@@ -79,7 +108,8 @@ async def test_no_number_points_to_a_person(services):
 
 async def test_service_down_keeps_the_number(services_down):
     d = CollectingDispatcher()
-    events = await ActionCheckTicketStatus().run(d, make_tracker({"reference_no": REF, "phone_last4": "1234"}),
-                                                 DOMAIN)
+    events = await ActionCheckTicketStatus().run(
+        d, make_tracker({"reference_no": REF, "phone_last4": "1234"}), DOMAIN
+    )
     assert responses(d) == ["utter_service_down_status"]
     assert slots_set(events) == {"pending_retry": "ticket_status"}

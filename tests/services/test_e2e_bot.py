@@ -86,6 +86,10 @@ async def test_status_lookup_asks_number_then_digits(http):
         await say(http, filer, text, "341503")
     ref = REFERENCE.search(await say(http, filer, "老伴住院了 交不起医药费", "341503")).group(0)
 
+    lost = new_sender()
+    assert "编号" in await say(http, lost, "我的申请办到哪了")
+    assert "转人工" in await say(http, lost, "不记得了")  # no number: a person can look it up
+
     sender = new_sender()
     assert "编号" in await say(http, sender, "查一下进度")
     assert "后4位" in await say(http, sender, ref)
