@@ -17,7 +17,7 @@ from hotline.settings import ROOT
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # what docker and the stack supervisor send
     proc.wait(timeout=60)
 
 
