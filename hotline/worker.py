@@ -10,9 +10,7 @@ import asyncio
 import logging
 import signal
 
-from sqlalchemy.dialects import postgresql, sqlite
-
-from hotline.db import create_engine, session_factory, utcnow
+from hotline.db import create_engine, session_factory, upsert_insert, utcnow
 from hotline.models import WorkerHeartbeat
 from hotline.settings import Settings
 from referral.service import sweep_sla
@@ -22,7 +20,7 @@ log = logging.getLogger("hotline.worker")
 
 async def _heartbeat(sf, result: str) -> None:
     async with sf() as s, s.begin():
-        insert = postgresql.insert if s.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(s)
         now = utcnow()
         await s.execute(
             insert(WorkerHeartbeat)

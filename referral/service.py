@@ -17,11 +17,10 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db import UTCDateTime, utcnow
+from hotline.db import UTCDateTime, upsert_insert, utcnow
 from hotline.privacy import mask_name, mask_phone, phone_last4
 from referral import domain
 from referral.access import Viewer, can_view
@@ -82,10 +81,6 @@ def iso_local(dt: datetime | None) -> str | None:
     return dt.astimezone(CHINA).isoformat(timespec="minutes") if dt else None
 
 
-def _insert(session: AsyncSession):
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-
-
 def _warn_at(start: datetime, due: datetime) -> datetime:
     return due - (due - start) * domain.approaching_fraction()
 
@@ -128,6 +123,7 @@ def _due_in_s(t: Ticket, now: datetime) -> int:
 
 def row_view(t: Ticket, now: datetime) -> dict:
     """A queue row: masked personal data only."""
+    due_in_s = _due_in_s(t, now)
     return {
         "reference_no": t.reference_no, "program": t.program, "department": t.department,
         "department_name": domain.department_name(t.department), "handling_unit": t.handling_unit,
@@ -136,8 +132,8 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "masked_phone": mask_phone(t.citizen_phone), "urgency": t.urgency, "priority": t.priority,
         "escalation_level": t.escalation_level, "status": t.status, "assignee": t.assignee,
         "first_response_due": iso_local(t.first_response_due), "resolution_due": iso_local(t.resolution_due),
-        "due_in_s": _due_in_s(t, now),
-        "breached": t.status in OPEN_STATUSES and _due_in_s(t, now) < 0,
+        "due_in_s": due_in_s,
+        "breached": t.status in OPEN_STATUSES and due_in_s < 0,
         "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
 
@@ -162,7 +158,7 @@ def detail_view(t: Ticket, events: list[TicketEvent], sla_events: list[SlaEvent]
 
 async def _next_sequence(session: AsyncSession, day) -> int:
     stmt = (
-        _insert(session)(ReferenceCounter)
+        upsert_insert(session)(ReferenceCounter)
         .values(day=day, last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": ReferenceCounter.last + 1})
         .returning(ReferenceCounter.last)
@@ -558,20 +554,10 @@ async def _record_sla_events(s: AsyncSession, target: str, kind: str, level: int
     src = select(Ticket.id, literal(target), literal(kind), literal(level), Ticket.sla_cycle,
                  literal_column("'" + json.dumps(data, ensure_ascii=False) + "'"),
                  literal(now, UTCDateTime())).where(where)
-    await s.execute(_insert(s)(SlaEvent).from_select(
+    await s.execute(upsert_insert(s)(SlaEvent).from_select(
         ["ticket_id", "target", "kind", "level", "cycle", "data", "created_at"], src)
         .on_conflict_do_nothing())
 
-
-async def department_queue(sf: async_sessionmaker, department: str, limit: int = 200) -> list[Ticket]:
-    """Open tickets of a department, most urgent first (used by the queue benchmark)."""
-    async with sf() as s:
-        rows = await s.scalars(
-            select(Ticket)
-            .where(Ticket.department == department, IS_OPEN)
-            .order_by(Ticket.priority.desc(), Ticket.resolution_due, Ticket.id)
-            .limit(limit))
-        return list(rows)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ compute with the OpenFisca rules, assess each program, render the contract's res
 
 from __future__ import annotations
 
+from referral.domain import department_for
 from rules.assessment import Context, ProgramResult, assess, texts, yuan
 from rules.region_parameters import RegionParameter, region_parameters
 from rules.screen_request import parse_screen_request
@@ -35,7 +36,7 @@ def _program(r: ProgramResult) -> dict:
         "status": r.status,
         "reasons": r.reasons,
         "estimated_monthly_amount": r.amount,
-        "department": texts()["programs"][r.program]["department"],
+        "department": department_for(r.program),  # referral routing owns the division of duties
         "citations": [_citation(c) for c in dict.fromkeys(r.citations)],
     }
 
