@@ -8,6 +8,7 @@ with a Redis lock so replies stay in order when a channel delivers concurrently.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from channels.models import Conversation, Message
 from channels.rasa_client import RasaUnavailable, send_to_rasa
 from hotline.db import utcnow
+from hotline.settings import ROOT
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,26 @@ log = logging.getLogger(__name__)
 @cache
 def texts() -> dict[str, str]:
     return yaml.safe_load(Path(__file__).with_name("replies.yml").read_text(encoding="utf-8"))
+
+
+@cache
+def crisis_words() -> re.Pattern:
+    """The bot's own crisis lexicon (regex `crisis_words` in nlu_data/regex.yml), so the gateway
+    hands a crisis to a person even when the bot cannot answer."""
+    doc = yaml.safe_load((ROOT / "nlu_data/regex.yml").read_text(encoding="utf-8"))
+    patterns = [line.strip()[2:] for entry in doc["nlu"] if entry.get("regex") == "crisis_words"
+                for line in entry["examples"].splitlines() if line.strip().startswith("- ")]
+    if not patterns:
+        raise RuntimeError("nlu_data/regex.yml has no crisis_words")
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _request_handoff(conv: Conversation, handoff: dict) -> None:
+    # An agent takes over from the queue of requested handoffs; until one does, the bot keeps
+    # answering so the citizen is never left without a reply.
+    conv.status = "handoff"
+    conv.meta = {**conv.meta, "handoff": {**handoff, "requested_at": utcnow().isoformat()}}
+    log.info("handoff requested for conversation %s: %s", conv.id, handoff.get("reason"))
 
 
 @dataclass
@@ -88,7 +110,15 @@ async def handle_incoming(
         except RasaUnavailable as exc:
             log.error("bot unavailable for conversation %s: %s", conv_id, exc)
             # The citizen's message is stored unanswered; a retry with the same id re-runs it.
-            return TurnResult(conv_id, [{"text": texts()["bot_unavailable"]}],
+            if not crisis_words().search(text):
+                return TurnResult(conv_id, [{"text": texts()["bot_unavailable"]}],
+                                  bot_available=False)
+            # Words of crisis cannot wait for the bot: a person takes over now.
+            async with sf() as s, s.begin():
+                _request_handoff(await s.get(Conversation, conv_id),
+                                 {"reason": "crisis", "summary": texts()["crisis_handoff_summary"],
+                                  "by": "gateway"})
+            return TurnResult(conv_id, [{"text": texts()["bot_unavailable_crisis"]}],
                               bot_available=False)
 
         async with sf() as s, s.begin():
@@ -100,10 +130,5 @@ async def handle_incoming(
             handoff = next((r["custom"]["handoff"] for r in replies
                             if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]), None)
             if handoff is not None:
-                # An agent takes over from the queue of requested handoffs; until one does, the
-                # bot keeps answering so the citizen is never left without a reply.
-                conv = await s.get(Conversation, conv_id)
-                conv.status = "handoff"
-                conv.meta = {**conv.meta, "handoff": {**handoff, "requested_at": utcnow().isoformat()}}
-                log.info("handoff requested for conversation %s: %s", conv_id, handoff.get("reason"))
+                _request_handoff(await s.get(Conversation, conv_id), handoff)
         return TurnResult(conv_id, replies)

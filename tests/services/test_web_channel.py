@@ -59,6 +59,31 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa
     assert stored.text == body["text"] and stored.payload == {"answered": False}
     again = await rasa_client.post("/channels/web/messages", json=body)
     assert again.status_code == 200 and again.json()["replies"][0]["text"].startswith("收到")
+    async with sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
+    assert conv.status == "bot"  # an ordinary message waits for the bot
+
+
+@pytest.mark.parametrize("text", ["我不想活了", "俺男人喝了酒就打俺", "吃低保都吃不上 还活着干啥"])
+async def test_bot_down_still_hands_a_crisis_to_a_person(rasa_client, rasa, sessions, text):
+    body = msg(text)
+    rasa.fail = True
+    try:
+        r = await rasa_client.post("/channels/web/messages", json=body)
+    finally:
+        rasa.fail = False
+    assert r.status_code == 503
+    reply = r.json()["replies"][0]["text"]
+    assert "110" in reply and "120" in reply and "转接人工" in reply
+    async with sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
+        stored = await s.scalar(select(Message).where(Message.external_id == body["message_id"]))
+    assert conv.status == "handoff"
+    assert conv.meta["handoff"]["reason"] == "crisis" and conv.meta["handoff"]["by"] == "gateway"
+    # Nothing is lost: once the bot is back, a retry of the same message still reaches it.
+    assert stored.payload == {"answered": False}
+    again = await rasa_client.post("/channels/web/messages", json=body)
+    assert again.status_code == 200 and rasa.received[-1]["message"] == text
 
 
 @pytest.mark.parametrize("body,field", [
