@@ -1,0 +1,105 @@
+"""The intent classifier trained on the real NLU data through Rasa's own tokenizer, persisted and
+loaded back as the Rasa server does: it must rank intents as probabilities, agree with the data
+on unseen phrasings of the main intents, and survive a round trip through model storage."""
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from rasa.shared.importers.importer import TrainingDataImporter
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.components.linear_intent import LinearIntentClassifier
+
+from .conftest import ROOT
+
+CONTEXT = ExecutionContext(graph_schema=None, model_id="m")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    config = {**JiebaTokenizer.get_default_config(), "dictionary_path": str(ROOT / "nlu_data/jieba")}
+    return JiebaTokenizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("tok")),
+                                 Resource("tok"), CONTEXT)
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory, tokenizer):
+    data = TrainingDataImporter.load_from_dict(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
+    tokenizer.process_training_data(data)
+    storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
+    LinearIntentClassifier.create({}, storage, Resource("intent"), CONTEXT).train(data)
+    return storage
+
+
+@pytest.fixture(scope="module")
+def classifier(storage):
+    return LinearIntentClassifier.load({}, storage, Resource("intent"), CONTEXT)
+
+
+def classify(classifier, tokenizer, *texts):
+    messages = [Message(data={TEXT: t}) for t in texts]
+    tokenizer.process(messages)
+    classifier.process(messages)
+    return messages
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("低保一个月能领多少钱", "ask_policy"),
+    ("俺家三口人 一个月收入一千八 够不够吃低保", "check_eligibility"),
+    ("我想申请临时救助 家里实在困难", "request_help"),
+    ("转人工", "request_human"),
+    ("我的申请到哪一步了", "ask_ticket_status"),
+    ("谢谢你啊", "thank"),
+    ("今天天气怎么样", "out_of_scope"),
+])
+def test_loaded_model_classifies_unambiguous_messages(classifier, tokenizer, text, intent):
+    (message,) = classify(classifier, tokenizer, text)
+    assert message.get(INTENT)["name"] == intent
+
+
+def test_ranking_is_a_probability_distribution_in_order(classifier, tokenizer):
+    (message,) = classify(classifier, tokenizer, "低保要什么材料")
+    ranking = message.get(INTENT_RANKING_KEY)
+    confidences = [r["confidence"] for r in ranking]
+    assert confidences == sorted(confidences, reverse=True)
+    assert ranking[0] == message.get(INTENT)
+    assert len(ranking) == 10 and 0 < sum(confidences) <= 1.0 + 1e-9
+
+
+def test_a_batch_gives_the_same_answers_as_one_at_a_time(classifier, tokenizer):
+    texts = ["你好", "不知道", "算了不办了", "再试一次"]
+    batch = [m.get(INTENT) for m in classify(classifier, tokenizer, *texts)]
+    single = [classify(classifier, tokenizer, t)[0].get(INTENT) for t in texts]
+    assert batch == single
+
+
+def test_text_the_model_never_saw_still_gets_a_ranking(classifier, tokenizer):
+    (message,) = classify(classifier, tokenizer, "ⓧⓧⓧ")
+    probs = [r["confidence"] for r in message.get(INTENT_RANKING_KEY)]
+    assert all(np.isfinite(probs))
+
+
+def test_two_intents_give_binary_probabilities(tmp_path, tokenizer):
+    examples = [Message(data={TEXT: t, INTENT: i}) for t, i in [
+        ("你好", "greet"), ("您好啊", "greet"), ("早上好", "greet"),
+        ("再见", "goodbye"), ("拜拜", "goodbye"), ("下次再聊", "goodbye")]]
+    data = TrainingData(training_examples=examples)
+    tokenizer.process_training_data(data)
+    storage = LocalModelStorage(tmp_path)
+    LinearIntentClassifier.create({}, storage, Resource("i"), CONTEXT).train(data)
+    loaded = LinearIntentClassifier.load({}, storage, Resource("i"), CONTEXT)
+    (message,) = classify(loaded, tokenizer, "你好呀")
+    ranking = message.get(INTENT_RANKING_KEY)
+    assert [r["name"] for r in ranking] == ["greet", "goodbye"]
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+
+
+def test_an_untrained_component_leaves_messages_alone(tmp_path, tokenizer):
+    loaded = LinearIntentClassifier.load({}, LocalModelStorage(tmp_path), Resource("none"), CONTEXT)
+    (message,) = classify(loaded, tokenizer, "你好")
+    assert message.get(INTENT) is None
