@@ -24,6 +24,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import (
     INTENT,
@@ -34,7 +35,6 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa.nlu.constants import TOKENS_NAMES
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
@@ -42,6 +42,7 @@ from sklearn.preprocessing import normalize
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent.json"
+WORD = r"\S+"  # the tokenizer already split the words; they are joined with spaces
 WEIGHTS_FILE = "linear_intent.npz"
 
 
@@ -50,7 +51,7 @@ class Features:
 
     def __init__(self, word_vocab: dict, char_vocab: dict, char_ngrams: tuple[int, int],
                  patterns: list[str], idf: np.ndarray | None = None) -> None:
-        self.words = CountVectorizer(token_pattern=r"\S+", vocabulary=word_vocab)
+        self.words = CountVectorizer(token_pattern=WORD, vocabulary=word_vocab)
         self.chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams), vocabulary=char_vocab)
         self.patterns = patterns
         self._regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
@@ -58,7 +59,7 @@ class Features:
 
     @classmethod
     def fit(cls, messages: list[Message], char_ngrams: tuple[int, int], patterns: list[str]) -> Features:
-        words = CountVectorizer(token_pattern=r"\S+").fit(_words(m) for m in messages)
+        words = CountVectorizer(token_pattern=WORD).fit(_words(m) for m in messages)
         chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams)).fit(
             _text(m) for m in messages)
         features = cls(words.vocabulary_, chars.vocabulary_, char_ngrams, patterns)
@@ -177,7 +178,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: list[Message]) -> list[Message]:
         if self.coef is None or not messages:
             return messages
-        for message, probs in zip(messages, self.probabilities(messages)):
+        for message, probs in zip(messages, self.probabilities(messages), strict=True):
             order = np.argsort(-probs)
             ranking = [{INTENT_NAME_KEY: self.classes[i], PREDICTED_CONFIDENCE_KEY: float(probs[i])}
                        for i in order[: self.component_config["ranking_length"]]]
