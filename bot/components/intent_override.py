@@ -58,10 +58,13 @@ class RegexIntentOverride(GraphComponent, IntentClassifier):
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
-        self.patterns = patterns or {}
+        self._set_patterns(patterns or {})
+
+    def _set_patterns(self, patterns: dict[str, list[str]]) -> None:
+        self.patterns = patterns
         self._compiled = {
             intent: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
-            for intent, pats in self.patterns.items()
+            for intent, pats in patterns.items()
             if pats
         }
 
@@ -86,7 +89,7 @@ class RegexIntentOverride(GraphComponent, IntentClassifier):
                     f"(configured for intent '{intent}')."
                 )
             patterns[intent] = found
-        self.__init__(self.component_config, self._model_storage, self._resource, patterns)
+        self._set_patterns(patterns)
         with self._model_storage.write_to(self._resource) as model_dir:
             rasa.shared.utils.io.dump_obj_as_json_to_file(model_dir / PATTERNS_FILE, patterns)
         return self._resource

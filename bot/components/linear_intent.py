@@ -81,8 +81,8 @@ class Features:
 
     def transform(self, messages: list[Message]) -> sp.csr_matrix:
         matrix = self.counts(messages).astype(np.float64)
-        matrix.data = np.log(matrix.data) + 1.0  # sublinear term frequency
-        return normalize(matrix @ sp.diags(self.idf))
+        matrix.data = (np.log(matrix.data) + 1.0) * self.idf[matrix.indices]  # sublinear tf × idf
+        return normalize(matrix)
 
 
 def _text(message: Message) -> str:

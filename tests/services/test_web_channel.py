@@ -14,6 +14,14 @@ def msg(text, sender=None, message_id=None, **extra):
             "message_id": message_id or str(uuid.uuid4()), **extra}
 
 
+async def post_while_bot_down(rasa_client, rasa, body):
+    rasa.fail = True
+    try:
+        return await rasa_client.post("/channels/web/messages", json=body)
+    finally:
+        rasa.fail = False
+
+
 async def test_turn_reaches_rasa_with_metadata_and_replies_are_stored(rasa_client, rasa, sessions):
     body = msg("你好", metadata={"region": "430200", "evil": "x"})
     r = await rasa_client.post("/channels/web/messages", json=body)
@@ -47,11 +55,7 @@ async def test_retry_of_same_message_is_one_turn(rasa_client, rasa, sessions):
 
 async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa, sessions):
     body = msg("救命，房子漏水了")
-    rasa.fail = True
-    try:
-        r = await rasa_client.post("/channels/web/messages", json=body)
-    finally:
-        rasa.fail = False
+    r = await post_while_bot_down(rasa_client, rasa, body)
     assert r.status_code == 503
     assert "已收到" in r.json()["replies"][0]["text"]
     async with sessions() as s:
@@ -67,11 +71,7 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa
 @pytest.mark.parametrize("text", ["我不想活了", "俺男人喝了酒就打俺", "吃低保都吃不上 还活着干啥"])
 async def test_bot_down_still_hands_a_crisis_to_a_person(rasa_client, rasa, sessions, text):
     body = msg(text)
-    rasa.fail = True
-    try:
-        r = await rasa_client.post("/channels/web/messages", json=body)
-    finally:
-        rasa.fail = False
+    r = await post_while_bot_down(rasa_client, rasa, body)
     assert r.status_code == 503
     reply = r.json()["replies"][0]["text"]
     assert "110" in reply and "120" in reply and "转接人工" in reply
