@@ -61,6 +61,11 @@ def classify(component, text, statistical="inform", confidence=0.97):
         "我已经喝了农药",
         "我写好遗书了",
         "我现在站在楼顶上",
+        "我吞了一整瓶药",
+        "控制不住想伤害自己",
+        "想离开这个世界",
+        "我老公喝醉了砸东西打人 我和娃躲在厕所里",
+        "看不起病 我就在家等死吧",
     ],
 )
 def test_words_of_crisis_become_crisis_with_certainty(trained, text):
@@ -75,7 +80,7 @@ def test_words_of_crisis_become_crisis_with_certainty(trained, text):
 
 @pytest.mark.parametrize(
     "text",
-    ["你打我电话吧 13800001234", "我儿子在外面打工", "我天天打零工", "老伴经常打针", "别打扰我", "我想走了"],
+    ["你打我电话吧 13800001234", "我儿子在外面打工", "我天天打零工", "老伴经常打针", "别打扰我", "我想走了", "我吞了两片药 还是头疼", "这个世界变化太快"],
 )
 def test_ordinary_messages_keep_the_statistical_intent(trained, text):
     message = classify(trained, text, statistical="inform", confidence=0.97)

@@ -4,6 +4,7 @@ on unseen phrasings of the main intents, and survive a round trip through model 
 
 import numpy as np
 import pytest
+import yaml
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -13,11 +14,19 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.linear_intent import LinearIntentClassifier
+from bot.components.linear_intent import END, START, Features, LinearIntentClassifier, read_dialect
 
 from .conftest import ROOT
 
 CONTEXT = ExecutionContext(graph_schema=None, model_id="m")
+
+
+def deployed_config():
+    """The component's settings in bot/config.yml, with the dialect table's path made absolute."""
+    pipeline = yaml.safe_load((ROOT / "bot/config.yml").read_text(encoding="utf-8"))["pipeline"]
+    (config,) = [c for c in pipeline if c["name"].endswith("LinearIntentClassifier")]
+    config = {k: v for k, v in config.items() if k != "name"}
+    return {**config, "dialect_path": str(ROOT / config["dialect_path"])}
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +41,13 @@ def storage(tmp_path_factory, tokenizer):
     data = TrainingDataImporter.load_from_dict(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
     tokenizer.process_training_data(data)
     storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
-    LinearIntentClassifier.create({}, storage, Resource("intent"), CONTEXT).train(data)
+    LinearIntentClassifier.create(deployed_config(), storage, Resource("intent"), CONTEXT).train(data)
     return storage
 
 
 @pytest.fixture(scope="module")
 def classifier(storage):
-    return LinearIntentClassifier.load({}, storage, Resource("intent"), CONTEXT)
+    return LinearIntentClassifier.load(deployed_config(), storage, Resource("intent"), CONTEXT)
 
 
 def classify(classifier, tokenizer, *texts):
@@ -103,3 +112,43 @@ def test_an_untrained_component_leaves_messages_alone(tmp_path, tokenizer):
     loaded = LinearIntentClassifier.load({}, LocalModelStorage(tmp_path), Resource("none"), CONTEXT)
     (message,) = classify(loaded, tokenizer, "你好")
     assert message.get(INTENT) is None
+
+
+def test_dialect_words_punctuation_and_the_ends_are_normalised_before_the_character_ngrams():
+    features = Features({}, {}, (1, 3), [], read_dialect(ROOT / "nlu_data/normalise/dialect.tsv"))
+    assert features.normalised(Message(data={TEXT: "俺家娃  咋办？？"})) == START + "我家孩子 怎么办？" + END
+    assert features.normalised(Message(data={TEXT: "啥子，低保!!"})) == START + "什么 低保" + END
+    assert features.normalised(Message(data={TEXT: "ＯＫ"})) == START + "ok" + END
+
+
+def test_the_dialect_table_travels_with_the_model(classifier):
+    # Loaded from the model alone: the server needs no dialect file at run time.
+    assert ["俺", "我"] in classifier.features.dialect
+    assert ["咋", "怎么"] in classifier.features.dialect
+
+
+def test_a_malformed_dialect_line_is_an_error(tmp_path):
+    path = tmp_path / "dialect.tsv"
+    path.write_text("# comment\n咋\t怎么\n俺 我\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        read_dialect(path)
+
+
+def test_lookup_tables_and_regexes_become_features(classifier, tokenizer):
+    features = classifier.features
+    (program,) = [i for i, p in enumerate(features.patterns) if "最低生活保障" in p]  # one alternation
+    assert any(p.startswith("1[3-9]") for p in features.patterns)  # the phone regex
+    column = len(features.words.vocabulary) + len(features.chars.vocabulary) + program
+    named, unnamed = classify(classifier, tokenizer, "我想问一下城市低保", "我想问一下")
+    assert features.counts([named])[0, column] == 1
+    assert features.counts([unnamed])[0, column] == 0
+
+
+def test_both_models_are_stored_and_agree_on_clear_messages(classifier, tokenizer):
+    weights = classifier.weights
+    assert weights["lr_coef"].shape == weights["svm_coef"].shape == (len(classifier.classes), weights["idf"].shape[0])
+    (message,) = classify(classifier, tokenizer, "低保一个月能领多少钱")
+    matrix = classifier.features.transform([message])
+    lr = np.asarray(matrix @ weights["lr_coef"].T + weights["lr_intercept"]).argmax()
+    svm = np.asarray(matrix @ weights["svm_coef"].T + weights["svm_intercept"]).argmax()
+    assert classifier.classes[lr] == classifier.classes[svm] == "ask_policy"
