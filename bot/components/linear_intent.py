@@ -245,7 +245,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         margins (times svm_temperature)."""
         matrix, w = self.features.transform(messages), self.weights
         lr = np.asarray(matrix @ w["lr_coef"].T) + w["lr_intercept"]
-        svm = (np.asarray(matrix @ w["svm_coef"].T) + w["svm_intercept"]) * self.component_config["svm_temperature"]
+        svm = np.asarray(matrix @ w["svm_coef"].T) + w["svm_intercept"]
+        svm *= self.component_config["svm_temperature"]
         return (_softmax(lr) + _softmax(svm)) / 2.0
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -80,7 +80,8 @@ def test_words_of_crisis_become_crisis_with_certainty(trained, text):
 
 @pytest.mark.parametrize(
     "text",
-    ["你打我电话吧 13800001234", "我儿子在外面打工", "我天天打零工", "老伴经常打针", "别打扰我", "我想走了", "我吞了两片药 还是头疼", "这个世界变化太快"],
+    ["你打我电话吧 13800001234", "我儿子在外面打工", "我天天打零工", "老伴经常打针", "别打扰我", "我想走了",
+     "我吞了两片药 还是头疼", "这个世界变化太快"],
 )
 def test_ordinary_messages_keep_the_statistical_intent(trained, text):
     message = classify(trained, text, statistical="inform", confidence=0.97)

@@ -146,7 +146,8 @@ def test_lookup_tables_and_regexes_become_features(classifier, tokenizer):
 
 def test_both_models_are_stored_and_agree_on_clear_messages(classifier, tokenizer):
     weights = classifier.weights
-    assert weights["lr_coef"].shape == weights["svm_coef"].shape == (len(classifier.classes), weights["idf"].shape[0])
+    shape = (len(classifier.classes), weights["idf"].shape[0])
+    assert weights["lr_coef"].shape == weights["svm_coef"].shape == shape
     (message,) = classify(classifier, tokenizer, "低保一个月能领多少钱")
     matrix = classifier.features.transform([message])
     lr = np.asarray(matrix @ weights["lr_coef"].T + weights["lr_intercept"]).argmax()
