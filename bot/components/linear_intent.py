@@ -87,9 +87,8 @@ class Features:
     def fit(cls, messages: list[Message], char_ngrams: tuple[int, int], patterns: list[str],
             dialect: list[list[str]]) -> Features:
         words = CountVectorizer(token_pattern=WORD).fit(_words(m) for m in messages)
-        unfitted = cls({}, {}, char_ngrams, patterns, dialect)
         chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams)).fit(
-            unfitted.normalised(m) for m in messages)
+            normalise(_text(m), dialect) for m in messages)
         features = cls(words.vocabulary_, chars.vocabulary_, char_ngrams, patterns, dialect)
         counts = features.counts(messages)
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
@@ -98,19 +97,13 @@ class Features:
         return features
 
     def normalised(self, message: Message) -> str:
-        """The text for the character n-grams: standard words, one space for any punctuation,
-        a trailing ？ if the message asked a question, and start and end marks."""
-        text = _text(message)
-        for word, standard in self.dialect:
-            text = text.replace(word, standard)
-        text = unicodedata.normalize("NFKC", text)
-        question = "？" if QUESTION.search(text) else ""
-        return START + SEPARATORS.sub(" ", text).strip() + question + END
+        return normalise(_text(message), self.dialect)
 
     def counts(self, messages: list[Message]) -> sp.csr_matrix:
-        normalised = [self.normalised(m) for m in messages]
+        texts = [_text(m) for m in messages]
+        normalised = [normalise(t, self.dialect) for t in texts]
         regex = sp.csr_matrix(
-            [[1.0 if r.search(_text(m)) else 0.0 for r in self._regexes] for m in messages],
+            [[1.0 if r.search(t) else 0.0 for r in self._regexes] for t in texts],
             shape=(len(messages), len(self._regexes)),
         )
         lengths = np.searchsorted(LENGTH_BINS, [len(t) - 2 for t in normalised])  # without the marks
@@ -125,6 +118,16 @@ class Features:
         matrix = self.counts(messages).astype(np.float64)
         matrix.data = (np.log(matrix.data) + 1.0) * self.idf[matrix.indices]  # sublinear tf × idf
         return normalize(matrix)
+
+
+def normalise(text: str, dialect: list[list[str]]) -> str:
+    """The text for the character n-grams: standard words, one space for any punctuation,
+    a trailing ？ if the message asked a question, and start and end marks."""
+    for word, standard in dialect:
+        text = text.replace(word, standard)
+    text = unicodedata.normalize("NFKC", text)
+    question = "？" if QUESTION.search(text) else ""
+    return START + SEPARATORS.sub(" ", text).strip() + question + END
 
 
 def _text(message: Message) -> str:
