@@ -23,7 +23,7 @@ from hotline.settings import ROOT
 FOLDS = int(os.environ.get("BENCH_NLU_FOLDS", "5"))
 # The intent is only one of the measures; the others are the extractors' entity reports.
 FALLBACK = "nlu_fallback"
-ENTITY_REPORTS = ("DIETClassifier_report.json", "RegexEntityExtractor_report.json")
+ENTITY_REPORTS = ("EntityDIET_report.json", "RegexEntityExtractor_report.json")
 
 
 def cross_validate(out: Path) -> float:
