@@ -34,10 +34,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 DIGIT = re.compile(r"\d")
 
 
-def _words(message: Message) -> set[str]:
-    return {t.text for t in message.get(TOKENS_NAMES[TEXT]) or []}
-
-
 def _entity_words(examples: list[Message], common: set[str]) -> set[str]:
     """The tokens that lie inside an annotated entity somewhere, but for the common ones."""
     words = set()
@@ -53,18 +49,16 @@ def entity_training_data(training_data: TrainingData, share_without: float, seed
     """Every example with an entity, every tempting one without, and `share_without` of the
     others (seeded); in file order."""
     examples = training_data.nlu_examples
-    frequency = Counter(word for m in examples for word in _words(m))
-    common = {word for word, n in frequency.items() if n > common_word_share * len(examples)}
-    entity_words = _entity_words(examples, common)
-    keep, rest = set(), []
-    for message in examples:
-        if message.get(ENTITIES) or DIGIT.search(message.get(TEXT) or "") or _words(message) & entity_words:
-            keep.add(id(message))
-        else:
-            rest.append(message)
-    keep.update(map(id, random.Random(seed).sample(rest, round(share_without * len(rest)))))
+    words = [{t.text for t in m.get(TOKENS_NAMES[TEXT]) or []} for m in examples]
+    frequency = Counter(word for w in words for word in w)
+    entity_words = _entity_words(
+        examples, {word for word, n in frequency.items() if n > common_word_share * len(examples)})
+    keep = {i for i, m in enumerate(examples)
+            if m.get(ENTITIES) or DIGIT.search(m.get(TEXT) or "") or words[i] & entity_words}
+    rest = [i for i in range(len(examples)) if i not in keep]
+    keep.update(random.Random(seed).sample(rest, round(share_without * len(rest))))
     return TrainingData(
-        training_examples=[m for m in examples if id(m) in keep],
+        training_examples=[examples[i] for i in sorted(keep)],
         entity_synonyms=training_data.entity_synonyms,
         regex_features=training_data.regex_features,
         lookup_tables=training_data.lookup_tables,

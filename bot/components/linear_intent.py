@@ -96,9 +96,6 @@ class Features:
         features.idf = np.log((1 + n) / (1 + document_frequency)) + 1.0  # smoothed, as sklearn's
         return features
 
-    def normalised(self, message: Message) -> str:
-        return normalise(_text(message), self.dialect)
-
     def counts(self, messages: list[Message]) -> sp.csr_matrix:
         texts = [_text(m) for m in messages]
         normalised = [normalise(t, self.dialect) for t in texts]

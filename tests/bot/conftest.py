@@ -1,5 +1,6 @@
 """Bot-runtime fixtures: a fake services API on 127.0.0.1 that records what the actions send,
-the real domain, and a helper building the tracker an action or validator receives."""
+the real domain, a helper building the tracker an action or validator receives, and for the NLU
+components the deployed settings of bot/config.yml and jieba with the project's dictionary."""
 
 import re
 import sys
@@ -12,9 +13,29 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the `actions` package
 
+from rasa.engine.graph import ExecutionContext  # noqa: E402
+from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
+from rasa.engine.storage.resource import Resource  # noqa: E402
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer  # noqa: E402
 from rasa_sdk import Tracker  # noqa: E402
 
 DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
+CONTEXT = ExecutionContext(graph_schema=None, model_id="m")
+
+
+def deployed_config(component: str) -> dict:
+    """The settings of the pipeline component whose name ends with `component` in bot/config.yml."""
+    pipeline = yaml.safe_load((ROOT / "bot/config.yml").read_text(encoding="utf-8"))["pipeline"]
+    (config,) = [c for c in pipeline if c["name"].endswith(component)]
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    """Rasa's jieba tokenizer with the project's dictionary of policy terms, as deployed."""
+    config = {**JiebaTokenizer.get_default_config(), "dictionary_path": str(ROOT / "nlu_data/jieba")}
+    return JiebaTokenizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("tok")),
+                                 Resource("tok"), CONTEXT)
 
 POLICY_SHORT = {
     "条件": "家庭人均收入低于当地低保标准、财产符合规定的，可以申请低保。",

@@ -3,13 +3,10 @@ tempt the tagger (a digit, a word that is part of an entity elsewhere) and a see
 rest, with the regexes, lookup tables and synonyms of the NLU data; the deployed pipeline uses it."""
 
 import pytest
-import yaml
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.shared.nlu.constants import ENTITIES, TEXT
@@ -18,17 +15,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.entity_diet import EntityDIET, entity_training_data
 
-from .conftest import ROOT
-
-CONTEXT = ExecutionContext(graph_schema=None, model_id="m")
+from .conftest import CONTEXT, ROOT, deployed_config
 
 
 @pytest.fixture(scope="module")
-def nlu_data(tmp_path_factory):
+def nlu_data(tokenizer):
     data = TrainingDataImporter.load_from_dict(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
-    config = {**JiebaTokenizer.get_default_config(), "dictionary_path": str(ROOT / "nlu_data/jieba")}
-    JiebaTokenizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("tok")), Resource("tok"),
-                          CONTEXT).process_training_data(data)
+    tokenizer.process_training_data(data)
     return data
 
 
@@ -92,9 +85,7 @@ def test_regexes_lookup_tables_and_synonyms_travel_with_the_subset(nlu_data):
 
 
 def test_diet_is_trained_on_the_subset_with_the_deployed_settings(nlu_data, tmp_path, monkeypatch):
-    pipeline = yaml.safe_load((ROOT / "bot/config.yml").read_text(encoding="utf-8"))["pipeline"]
-    (config,) = [c for c in pipeline if c["name"].endswith("EntityDIET")]
-    config = {**EntityDIET.get_default_config(), **{k: v for k, v in config.items() if k != "name"}}
+    config = {**EntityDIET.get_default_config(), **deployed_config("EntityDIET")}
     seen = []
     monkeypatch.setattr(DIETClassifier, "train", lambda self, data: seen.append(data))
     component = EntityDIET.create(config, LocalModelStorage(tmp_path), Resource("diet"), CONTEXT)

@@ -4,36 +4,22 @@ on unseen phrasings of the main intents, and survive a round trip through model 
 
 import numpy as np
 import pytest
-import yaml
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.linear_intent import END, START, Features, LinearIntentClassifier, read_dialect
+from bot.components.linear_intent import END, START, LinearIntentClassifier, normalise, read_dialect
 
-from .conftest import ROOT
-
-CONTEXT = ExecutionContext(graph_schema=None, model_id="m")
+from .conftest import CONTEXT, ROOT, deployed_config
 
 
-def deployed_config():
+def intent_config():
     """The component's settings in bot/config.yml, with the dialect table's path made absolute."""
-    pipeline = yaml.safe_load((ROOT / "bot/config.yml").read_text(encoding="utf-8"))["pipeline"]
-    (config,) = [c for c in pipeline if c["name"].endswith("LinearIntentClassifier")]
-    config = {k: v for k, v in config.items() if k != "name"}
+    config = deployed_config("LinearIntentClassifier")
     return {**config, "dialect_path": str(ROOT / config["dialect_path"])}
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    config = {**JiebaTokenizer.get_default_config(), "dictionary_path": str(ROOT / "nlu_data/jieba")}
-    return JiebaTokenizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("tok")),
-                                 Resource("tok"), CONTEXT)
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +27,13 @@ def storage(tmp_path_factory, tokenizer):
     data = TrainingDataImporter.load_from_dict(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
     tokenizer.process_training_data(data)
     storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
-    LinearIntentClassifier.create(deployed_config(), storage, Resource("intent"), CONTEXT).train(data)
+    LinearIntentClassifier.create(intent_config(), storage, Resource("intent"), CONTEXT).train(data)
     return storage
 
 
 @pytest.fixture(scope="module")
 def classifier(storage):
-    return LinearIntentClassifier.load(deployed_config(), storage, Resource("intent"), CONTEXT)
+    return LinearIntentClassifier.load(intent_config(), storage, Resource("intent"), CONTEXT)
 
 
 def classify(classifier, tokenizer, *texts):
@@ -115,10 +101,10 @@ def test_an_untrained_component_leaves_messages_alone(tmp_path, tokenizer):
 
 
 def test_dialect_words_punctuation_and_the_ends_are_normalised_before_the_character_ngrams():
-    features = Features({}, {}, (1, 3), [], read_dialect(ROOT / "nlu_data/normalise/dialect.tsv"))
-    assert features.normalised(Message(data={TEXT: "俺家娃  咋办？？"})) == START + "我家孩子 怎么办？" + END
-    assert features.normalised(Message(data={TEXT: "啥子，低保!!"})) == START + "什么 低保" + END
-    assert features.normalised(Message(data={TEXT: "ＯＫ"})) == START + "ok" + END
+    dialect = read_dialect(ROOT / "nlu_data/normalise/dialect.tsv")
+    assert normalise("俺家娃  咋办？？", dialect) == START + "我家孩子 怎么办？" + END
+    assert normalise("啥子，低保!!", dialect) == START + "什么 低保" + END
+    assert normalise("ＯＫ".lower(), dialect) == START + "ok" + END  # the classifier lower-cases first
 
 
 def test_the_dialect_table_travels_with_the_model(classifier):
