@@ -31,6 +31,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.fingerprint import files_fingerprint
+
 DIGIT = re.compile(r"\d")
 
 
@@ -75,6 +77,11 @@ class EntityDIET(DIETClassifier):
             "examples_without_entities": 0.15,  # share of the other examples without entities
             "common_word_share": 0.02,  # words in more examples than this never make one tempting
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str:
+        """This code (which examples DIET trains on): a change retrains the component."""
+        return files_fingerprint(__file__)
 
     def train(self, training_data: TrainingData) -> Resource:
         return super().train(entity_training_data(

@@ -3,8 +3,11 @@
 Citizens' messages are short, and the training data is a few thousand written examples. On
 that, regularised linear models over bags of jieba words, character 1-3-grams of the text (they
 survive typos, homophones and missing word boundaries), the regex cues and lookup tables of the
-NLU data and the message length generalise better than DIET (5-fold cross-validation,
-bench/bench_nlu.py) and train in seconds. Before the character n-grams the text is normalised:
+NLU data, the message length and its shape generalise better than DIET (5-fold
+cross-validation, bench/bench_nlu.py) and train in seconds. The shape is the length of each run of
+digits (4 is the end of a phone number, 11 a mobile number, other lengths are mostly keys pressed
+at random) and the share of the message's words that are rare in the training data or one
+character long (word salad and keyboard mashing). Before the character n-grams the text is normalised:
 dialect words become the standard word (nlu_data/normalise/dialect.tsv: 咋 -> 怎么, 俺 -> 我),
 punctuation and spaces become one space, and the start and end of the message are marked, so
 that "好" alone and "好" opening a sentence are different features.
@@ -49,6 +52,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from bot.components.fingerprint import files_fingerprint
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent.json"
@@ -59,6 +64,13 @@ SEPARATORS = re.compile(r"[\s\W_]+")
 QUESTION = re.compile(r"[?？]")
 # Upper bounds of the message length buckets (characters of the normalised text).
 LENGTH_BINS = (1, 2, 3, 5, 8, 13, 21)
+DIGITS = re.compile(r"\d+")
+NOT_DIGITS = re.compile(r"[^\d\s\W_]")
+# Upper bounds of the digit run length buckets: 4 the end of a phone number, 11 a mobile number,
+# 18 an ID number; one more feature says the message is nothing but digits.
+DIGIT_BINS = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 17, 18)
+SHARES = 6  # buckets of the share of rare words and of one-character words in a message
+RARE = 1  # a word in at most this many training examples is rare
 
 
 def read_dialect(path: str | Path) -> list[list[str]]:
@@ -75,13 +87,15 @@ class Features:
     """Word, character n-gram, regex and length counts of a message, weighted by TF-IDF."""
 
     def __init__(self, word_vocab: dict, char_vocab: dict, char_ngrams: tuple[int, int],
-                 patterns: list[str], dialect: list[list[str]], idf: np.ndarray | None = None) -> None:
+                 patterns: list[str], dialect: list[list[str]], idf: np.ndarray | None = None,
+                 word_df: np.ndarray | None = None) -> None:
         self.words = CountVectorizer(token_pattern=WORD, vocabulary=word_vocab)
         self.chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams), vocabulary=char_vocab)
         self.patterns = patterns
         self.dialect = dialect
         self._regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
         self.idf = idf
+        self.word_df = word_df  # in how many training examples each word of word_vocab occurs
 
     @classmethod
     def fit(cls, messages: list[Message], char_ngrams: tuple[int, int], patterns: list[str],
@@ -89,7 +103,9 @@ class Features:
         words = CountVectorizer(token_pattern=WORD).fit(_words(m) for m in messages)
         chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams)).fit(
             normalise(_text(m), dialect) for m in messages)
-        features = cls(words.vocabulary_, chars.vocabulary_, char_ngrams, patterns, dialect)
+        word_counts = words.transform(_words(m) for m in messages).tocsc()
+        features = cls(words.vocabulary_, chars.vocabulary_, char_ngrams, patterns, dialect,
+                       word_df=np.diff(word_counts.indptr))
         counts = features.counts(messages)
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         n = counts.shape[0]
@@ -98,6 +114,7 @@ class Features:
 
     def counts(self, messages: list[Message]) -> sp.csr_matrix:
         texts = [_text(m) for m in messages]
+        words = [_words(m) for m in messages]
         normalised = [normalise(t, self.dialect) for t in texts]
         regex = sp.csr_matrix(
             [[1.0 if r.search(t) else 0.0 for r in self._regexes] for t in texts],
@@ -106,10 +123,34 @@ class Features:
         lengths = np.searchsorted(LENGTH_BINS, [len(t) - 2 for t in normalised])  # without the marks
         length = sp.csr_matrix((np.ones(len(messages)), (np.arange(len(messages)), lengths)),
                                shape=(len(messages), len(LENGTH_BINS) + 1))
-        matrix = sp.hstack([self.words.transform(_words(m) for m in messages),
-                            self.chars.transform(normalised), regex, length]).tocsr()
+        matrix = sp.hstack([self.words.transform(words), self.chars.transform(normalised), regex,
+                            length, self.shape(normalised, words)]).tocsr()
         matrix.sort_indices()
         return matrix
+
+    def shape(self, normalised: list[str], words: list[str]) -> sp.csr_matrix:
+        """One-hot buckets: the length of each digit run, digits only, the share of rare words
+        and the share of one-character words."""
+        digit_only = len(DIGIT_BINS) + 1
+        rare_at, single_at = digit_only + 1, digit_only + 1 + SHARES
+        vocabulary = self.words.vocabulary
+        rows, columns = [], []
+        for row, (text, joined) in enumerate(zip(normalised, words, strict=True)):
+            text = text[1:-1]  # without the marks
+            runs = DIGITS.findall(text)
+            found = {int(np.searchsorted(DIGIT_BINS, len(run))) for run in runs}
+            if runs and not NOT_DIGITS.search(text):
+                found.add(digit_only)
+            tokens = joined.split()
+            if tokens:
+                rare = sum(1 for t in tokens if t not in vocabulary or self.word_df[vocabulary[t]] <= RARE)
+                single = sum(1 for t in tokens if len(t) == 1)
+                found |= {rare_at + min(SHARES * rare // len(tokens), SHARES - 1),
+                          single_at + min(SHARES * single // len(tokens), SHARES - 1)}
+            rows += [row] * len(found)
+            columns += sorted(found)
+        return sp.csr_matrix((np.ones(len(rows)), (rows, columns)),
+                             shape=(len(normalised), single_at + SHARES))
 
     def transform(self, messages: list[Message]) -> sp.csr_matrix:
         matrix = self.counts(messages).astype(np.float64)
@@ -179,7 +220,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.features = features
         self.classes = classes or []
-        self.weights = weights  # lr_coef, lr_intercept, svm_coef, svm_intercept, idf
+        self.weights = weights  # lr_coef, lr_intercept, svm_coef, svm_intercept, idf, word_df
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str:
+        """This code and the dialect table: a change to either retrains the component."""
+        return files_fingerprint(__file__, config.get("dialect_path"))
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -209,7 +255,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         svm.fit(matrix, labels)
         self.classes = [str(c) for c in lr.classes_]
         self.weights = {"lr_coef": lr.coef_, "lr_intercept": lr.intercept_, "svm_coef": svm.coef_,
-                        "svm_intercept": svm.intercept_, "idf": self.features.idf}
+                        "svm_intercept": svm.intercept_, "idf": self.features.idf,
+                        "word_df": self.features.word_df}
         self.persist()
         return self._resource
 
@@ -237,7 +284,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             logger.warning("LinearIntentClassifier: no trained model in %s", resource.name)
             return cls(config, model_storage, resource)
         features = Features(doc["word_vocab"], doc["char_vocab"], doc["char_ngrams"], doc["patterns"],
-                            doc["dialect"], weights["idf"])
+                            doc["dialect"], weights["idf"], weights["word_df"])
         return cls(config, model_storage, resource, features, doc["classes"], weights)
 
     def probabilities(self, messages: list[Message]) -> np.ndarray:

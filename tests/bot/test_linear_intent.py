@@ -11,7 +11,16 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.linear_intent import END, START, LinearIntentClassifier, normalise, read_dialect
+from bot.components.linear_intent import (
+    DIGIT_BINS,
+    END,
+    SHARES,
+    START,
+    Features,
+    LinearIntentClassifier,
+    normalise,
+    read_dialect,
+)
 
 from .conftest import CONTEXT, ROOT, deployed_config
 
@@ -139,3 +148,41 @@ def test_both_models_are_stored_and_agree_on_clear_messages(classifier, tokenize
     lr = np.asarray(matrix @ weights["lr_coef"].T + weights["lr_intercept"]).argmax()
     svm = np.asarray(matrix @ weights["svm_coef"].T + weights["svm_intercept"]).argmax()
     assert classifier.classes[lr] == classifier.classes[svm] == "ask_policy"
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("6203918475", "nonsense"),      # 10 digits: no phone number, no last four digits
+    ("13907315826", "inform"),       # a mobile number
+    ("5826", "inform"),              # the last four digits of one
+    ("咕噜哇啦叽里呱啦嘿", "nonsense"),  # words nobody wrote before
+])
+def test_the_shape_of_digits_and_of_unknown_words_decides_unseen_strings(classifier, tokenizer, text, intent):
+    (message,) = classify(classifier, tokenizer, text)
+    assert message.get(INTENT)["name"] == intent
+
+
+def test_shape_features_bucket_digit_runs_and_the_share_of_rare_and_short_words(tokenizer):
+    data = TrainingData(training_examples=[Message(data={TEXT: t, INTENT: i}) for t, i in [
+        ("低保 怎么 申请", "ask_policy"), ("低保 怎么 办", "ask_policy"), ("你好", "greet")]])
+    tokenizer.process_training_data(data)
+    features = Features.fit(data.intent_examples, (1, 3), [], [])
+    messages = [Message(data={TEXT: t}) for t in ["138 0000 1234", "13800001234", "低保 怎么", "哈哈 怎么"]]
+    tokenizer.process(messages)
+    words = [" ".join(t.text for t in m.get("text_tokens")) for m in messages]
+    shape = features.shape([normalise(m.get(TEXT), []) for m in messages], words).toarray()
+    digit_only, rare_at = len(DIGIT_BINS) + 1, len(DIGIT_BINS) + 2
+    run = {n: int(np.searchsorted(DIGIT_BINS, n)) for n in (3, 4, 11)}
+    assert np.flatnonzero(shape[0][:rare_at]).tolist() == sorted({run[3], run[4], digit_only})
+    assert np.flatnonzero(shape[1][:rare_at]).tolist() == [run[11], digit_only]
+    assert shape[2][rare_at] == 1  # 低保 and 怎么 are in two examples each: none is rare
+    assert shape[3][rare_at + SHARES // 2] == 1  # 哈哈 was never seen: half the words are rare
+
+
+def test_the_code_and_the_dialect_table_are_part_of_the_cache_fingerprint(tmp_path):
+    table = tmp_path / "dialect.tsv"
+    table.write_text("咋\t怎么\n", encoding="utf-8")
+    before = LinearIntentClassifier.fingerprint_addon({"dialect_path": str(table)})
+    assert LinearIntentClassifier.fingerprint_addon({"dialect_path": str(table)}) == before
+    table.write_text("咋\t怎么\n俺\t我\n", encoding="utf-8")
+    assert LinearIntentClassifier.fingerprint_addon({"dialect_path": str(table)}) != before
+    assert LinearIntentClassifier.fingerprint_addon({}) != before
