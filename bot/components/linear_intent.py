@@ -84,7 +84,7 @@ def read_dialect(path: str | Path) -> list[list[str]]:
 
 
 class Features:
-    """Word, character n-gram, regex and length counts of a message, weighted by TF-IDF."""
+    """Word, character n-gram, regex, length and shape counts of a message, weighted by TF-IDF."""
 
     def __init__(self, word_vocab: dict, char_vocab: dict, char_ngrams: tuple[int, int],
                  patterns: list[str], dialect: list[list[str]], idf: np.ndarray | None = None,
