@@ -74,7 +74,7 @@ class EntityDIET(DIETClassifier):
         return {
             **DIETClassifier.get_default_config(),
             "intent_classification": False,
-            "examples_without_entities": 0.15,  # share of the other examples without entities
+            "examples_without_entities": 0.05,  # share of the other examples without entities
             "common_word_share": 0.02,  # words in more examples than this never make one tempting
         }
 
