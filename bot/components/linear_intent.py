@@ -96,6 +96,9 @@ class Features:
         self._regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
         self.idf = idf
         self.word_df = word_df  # in how many training examples each word of word_vocab occurs
+        # The words in more than RARE training examples; any other word counts as rare.
+        self._frequent = (set() if word_df is None else
+                          {w for w, i in word_vocab.items() if word_df[i] > RARE})
 
     @classmethod
     def fit(cls, messages: list[Message], char_ngrams: tuple[int, int], patterns: list[str],
@@ -103,9 +106,9 @@ class Features:
         words = CountVectorizer(token_pattern=WORD).fit(_words(m) for m in messages)
         chars = CountVectorizer(analyzer="char", ngram_range=tuple(char_ngrams)).fit(
             normalise(_text(m), dialect) for m in messages)
-        word_counts = words.transform(_words(m) for m in messages).tocsc()
+        word_counts = words.transform(_words(m) for m in messages)
         features = cls(words.vocabulary_, chars.vocabulary_, char_ngrams, patterns, dialect,
-                       word_df=np.diff(word_counts.indptr))
+                       word_df=np.bincount(word_counts.indices, minlength=word_counts.shape[1]))
         counts = features.counts(messages)
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         n = counts.shape[0]
@@ -133,7 +136,6 @@ class Features:
         and the share of one-character words."""
         digit_only = len(DIGIT_BINS) + 1
         rare_at, single_at = digit_only + 1, digit_only + 1 + SHARES
-        vocabulary = self.words.vocabulary
         rows, columns = [], []
         for row, (text, joined) in enumerate(zip(normalised, words, strict=True)):
             text = text[1:-1]  # without the marks
@@ -143,7 +145,7 @@ class Features:
                 found.add(digit_only)
             tokens = joined.split()
             if tokens:
-                rare = sum(1 for t in tokens if t not in vocabulary or self.word_df[vocabulary[t]] <= RARE)
+                rare = sum(1 for t in tokens if t not in self._frequent)
                 single = sum(1 for t in tokens if len(t) == 1)
                 found |= {rare_at + min(SHARES * rare // len(tokens), SHARES - 1),
                           single_at + min(SHARES * single // len(tokens), SHARES - 1)}
