@@ -37,6 +37,16 @@ def tokenizer(tmp_path_factory):
     return JiebaTokenizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("tok")),
                                  Resource("tok"), CONTEXT)
 
+
+@pytest.fixture(scope="session")
+def sentence_encoder(tmp_path_factory):
+    """The sentence encoder featurizer with its deployed settings (alias sentence_encoder)."""
+    from bot.components.sentence_encoder import SentenceEncoderFeaturizer
+
+    config = {**SentenceEncoderFeaturizer.get_default_config(), **deployed_config("SentenceEncoderFeaturizer")}
+    return SentenceEncoderFeaturizer.create(config, LocalModelStorage(tmp_path_factory.mktemp("enc")),
+                                            Resource("enc"), CONTEXT)
+
 POLICY_SHORT = {
     "条件": "家庭人均收入低于当地低保标准、财产符合规定的，可以申请低保。",
     "材料": "带户口本、身份证，填申请书和授权书（一证一书）。",
