@@ -15,7 +15,6 @@ about 10 ms a message in a batch on two (the whole training data in under a minu
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -28,8 +27,6 @@ from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturiz
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-logger = logging.getLogger(__name__)
 
 # e5 models were trained with a prefix; "query: " is the one for classification and similarity.
 PREFIX_QUERY = True
@@ -48,11 +45,8 @@ def encoder(variant: str) -> Any:
 
 
 def embed(texts: list[str], variant: str = "original") -> np.ndarray:
-    """L2-normalised sentence vectors of `texts`, one row each (float32)."""
-    if not texts:
-        return np.zeros((0, encoder(variant).dim), dtype=np.float32)
-    vectors = encoder(variant).encode(texts, PREFIX_QUERY)
-    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+    """L2-normalised sentence vectors of `texts`, one row each (float32; no rows for no texts)."""
+    return encoder(variant).encode(texts, PREFIX_QUERY)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)

@@ -18,6 +18,7 @@ from bot.components.linear_intent import (
     START,
     Features,
     LinearIntentClassifier,
+    _softmax,
     normalise,
     read_dialect,
 )
@@ -110,15 +111,21 @@ def test_text_the_model_never_saw_still_gets_a_ranking(classifier, front):
         assert all(np.isfinite(probs)) and sum(probs) <= 1.0 + 1e-9
 
 
-def test_two_intents_give_binary_probabilities(tmp_path, tokenizer, front):
-    examples = [Message(data={TEXT: t, INTENT: i}) for t, i in [
-        ("你好", "greet"), ("您好啊", "greet"), ("早上好", "greet"),
-        ("再见", "goodbye"), ("拜拜", "goodbye"), ("下次再聊", "goodbye")]]
-    data = TrainingData(training_examples=examples)
+GREET_GOODBYE = [("你好", "greet"), ("您好啊", "greet"), ("早上好", "greet"),
+                 ("再见", "goodbye"), ("拜拜", "goodbye"), ("下次再聊", "goodbye")]
+
+
+def train_small(tmp_path, tokenizer, examples, config):
+    """The classifier trained on a few (text, intent) pairs and loaded back from storage."""
+    data = TrainingData(training_examples=[Message(data={TEXT: t, INTENT: i}) for t, i in examples])
     tokenizer.process_training_data(data)
     storage = LocalModelStorage(tmp_path)
-    LinearIntentClassifier.create({}, storage, Resource("i"), CONTEXT).train(data)
-    loaded = LinearIntentClassifier.load({}, storage, Resource("i"), CONTEXT)
+    LinearIntentClassifier.create(config, storage, Resource("i"), CONTEXT).train(data)
+    return LinearIntentClassifier.load(config, storage, Resource("i"), CONTEXT)
+
+
+def test_two_intents_give_binary_probabilities(tmp_path, tokenizer, front):
+    loaded = train_small(tmp_path, tokenizer, GREET_GOODBYE, {})
     (message,) = classify(loaded, front, "你好呀")
     ranking = message.get(INTENT_RANKING_KEY)
     assert [r["name"] for r in ranking] == ["greet", "goodbye"]
@@ -173,18 +180,12 @@ def test_both_deployed_models_are_stored_and_agree_on_clear_messages(classifier,
 
 
 def test_a_logistic_regression_over_the_sparse_features_is_averaged_in_when_configured(tmp_path, tokenizer):
-    examples = [Message(data={TEXT: t, INTENT: i}) for t, i in [
-        ("你好", "greet"), ("您好啊", "greet"), ("早上好", "greet"),
-        ("再见", "goodbye"), ("拜拜", "goodbye"), ("下次再聊", "goodbye"), ("谢谢", "thank"), ("多谢了", "thank")]]
-    data = TrainingData(training_examples=examples)
-    tokenizer.process_training_data(data)
-    storage, config = LocalModelStorage(tmp_path), {"C": 10.0, "svm_temperature": 5.0}
-    LinearIntentClassifier.create(config, storage, Resource("i"), CONTEXT).train(data)
-    loaded = LinearIntentClassifier.load(config, storage, Resource("i"), CONTEXT)
+    loaded = train_small(tmp_path, tokenizer, GREET_GOODBYE + [("谢谢", "thank"), ("多谢了", "thank")],
+                         {"C": 10.0, "svm_temperature": 5.0})
     (message,) = classify(loaded, tokenizer, "你好呀")
     w, matrix = loaded.weights, loaded.features.transform([message])
-    svm = softmax(5.0 * np.asarray(matrix @ w["svm_coef"].T + w["svm_intercept"]))
-    lr = softmax(np.asarray(matrix @ w["lr_coef"].T + w["lr_intercept"]))
+    svm = _softmax(5.0 * np.asarray(matrix @ w["svm_coef"].T + w["svm_intercept"]))
+    lr = _softmax(np.asarray(matrix @ w["lr_coef"].T + w["lr_intercept"]))
     assert message.get(INTENT)["confidence"] == pytest.approx(((svm + lr) / 2).max())
 
 
@@ -234,7 +235,7 @@ def test_the_sentence_vectors_get_their_own_model_mixed_in_at_dense_weight(class
     matrix = classifier.features.transform([message])
     svm = np.asarray(matrix @ weights["svm_coef"].T + weights["svm_intercept"]) * config["svm_temperature"]
     dense = sentence.features @ weights["dense_coef"].T + weights["dense_intercept"]
-    expected = (1 - config["dense_weight"]) * softmax(svm) + config["dense_weight"] * softmax(dense)
+    expected = (1 - config["dense_weight"]) * _softmax(svm) + config["dense_weight"] * _softmax(dense)
     ranking = message.get(INTENT_RANKING_KEY)
     assert ranking[0]["confidence"] == pytest.approx(expected.max())
     assert ranking[0]["name"] == classifier.classes[int(expected.argmax())]
@@ -245,8 +246,3 @@ def test_a_message_without_the_sentence_vector_is_a_configuration_error(classifi
     tokenizer.process([message])  # no sentence encoder ran
     with pytest.raises(ValueError, match="sentence_encoder"):
         classifier.process([message])
-
-
-def softmax(scores):
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
