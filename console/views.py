@@ -29,7 +29,7 @@ from hotline.templating import render
 from referral import domain, service
 from referral.access import can_view
 from referral.models import OPEN_STATUSES
-from referral.workdays import CHINA, add_working_days
+from referral.workdays import CHINA, add_working_days, calendar
 
 bp = Blueprint("console", url_prefix="/console")
 PAGE_SIZE = 50
@@ -88,13 +88,27 @@ def _duration(seconds: int) -> str:
     return f"{minutes}分{s % 60}秒"
 
 
+def _calendar_warning(viewer) -> str | None:
+    """For supervisors and admins: the calendar does not confirm the next 90 days."""
+    if viewer is None or not viewer.sees_all:
+        return None
+    today = utcnow().astimezone(CHINA).date()
+    cov = calendar().coverage(today)
+    if cov["warning"] is None:
+        return None
+    until = cov["confirmed_until"] or today.isoformat()
+    return labels()["calendar_warning"][cov["missing_state"]].format(
+        year=cov["missing_year"], confirmed_until=until)
+
+
 async def _render(request: Request, name: str, status: int = 200, **ctx) -> HTTPResponse:
     logged_in = getattr(request.ctx, "viewer", None) is not None
+    viewer = request.ctx.viewer if logged_in else None
     return await render(
         request, name, status=status, L=labels(), departments=domain.departments(),
         local_time=_local_time, duration=_duration,
-        viewer=request.ctx.viewer if logged_in else None,
-        user=request.ctx.user if logged_in else None,
+        viewer=viewer, user=request.ctx.user if logged_in else None,
+        calendar_warning=_calendar_warning(viewer),
         csrf_token=request.ctx.csrf_token if logged_in else "",
         flash=await auth.pop_flash(request) if logged_in else None, **ctx)
 

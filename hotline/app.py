@@ -11,6 +11,7 @@ from hotline import errors
 from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
+from referral import workdays
 
 
 def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic:
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
 
     @app.before_server_start
     async def _open_clients(app_, _loop=None):
+        workdays.calendar()  # a bad calendar file stops the start, naming the file
         app_.ctx.engine = create_engine(settings.database_url)
         app_.ctx.sessions = session_factory(app_.ctx.engine)
         app_.ctx.redis = create_redis(settings.redis_url)

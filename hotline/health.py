@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from hotline.db import utcnow
 from hotline.models import WorkerHeartbeat
+from referral.workdays import CHINA, calendar
 
 bp = Blueprint("health")
 
@@ -52,6 +53,12 @@ async def _worker(app) -> dict:
     return {"last_beat_s": round(age.total_seconds(), 1)}
 
 
+def _calendar() -> dict:
+    """Reported, not judged: a calendar running out makes deadlines doubtful, not the hotline
+    unable to answer, so it never turns /healthz to 503."""
+    return calendar().coverage(utcnow().astimezone(CHINA).date())
+
+
 @cache
 def _openapi() -> dict:
     return yaml.safe_load(Path(__file__).with_name("openapi.yml").read_text(encoding="utf-8"))
@@ -68,4 +75,5 @@ async def healthz(request: Request):
     checks = {name: await _check(fn(app)) for name, fn in
               (("database", _database), ("redis", _redis), ("rasa", _rasa), ("worker", _worker))}
     ok = all(c["ok"] for c in checks.values())
-    return json({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
+    return json({"status": "ok" if ok else "degraded", **checks, "calendar": _calendar()},
+                status=200 if ok else 503)

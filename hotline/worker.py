@@ -14,6 +14,7 @@ from hotline.db import create_engine, session_factory, upsert_insert, utcnow
 from hotline.models import WorkerHeartbeat
 from hotline.settings import Settings
 from referral.service import sweep_sla
+from referral.workdays import calendar
 
 log = logging.getLogger("hotline.worker")
 
@@ -36,6 +37,7 @@ async def run_once(sf) -> str:
 
 
 async def run_forever(settings: Settings) -> None:
+    calendar()  # a bad calendar file stops the worker at start, naming the file
     engine = create_engine(settings.database_url)
     sf = session_factory(engine)
     stop = asyncio.Event()

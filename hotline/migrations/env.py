@@ -3,9 +3,8 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from hotline.db import Base
+from hotline.db import Base, create_engine
 from hotline.models import import_all_models
 
 import_all_models()
@@ -21,7 +20,8 @@ def _run(connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+    # The app's own engine factory: it also creates the SQLite file's folder (var/ is not in git).
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
     async with engine.connect() as conn:
         await conn.run_sync(_run)
     await engine.dispose()

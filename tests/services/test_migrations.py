@@ -1,6 +1,8 @@
 """Migrations: models and migrations agree, and upgrading a database that has data works."""
 
 import asyncio
+import os
+import sys
 import uuid
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy import text
 from hotline.db import Base, create_engine
 from hotline.migrate import alembic_config
 from hotline.models import import_all_models
-from hotline.settings import Settings
+from hotline.settings import ROOT, Settings
 from tests.services.conftest import _admin, _with_path
 
 
@@ -55,3 +57,21 @@ async def test_upgrade_keeps_existing_tickets(empty_db):
     await engine.dispose()
     assert tuple(row) == (0, "default", True)
     assert diff == [], diff  # the models and the migrations describe the same schema
+
+
+async def test_migrate_on_a_fresh_clone_creates_the_var_folder(tmp_path):
+    """`make run` on a fresh clone: no DATABASE_URL, and var/ (git-ignored) does not exist yet."""
+    var_dir = tmp_path / "fresh-clone" / "var"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "HOTLINE_VAR_DIR")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", "migrate", cwd=ROOT,
+        env={**env, "HOTLINE_VAR_DIR": str(var_dir)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
+    engine = create_engine(f"sqlite+aiosqlite:///{var_dir / 'hotline.db'}")
+    async with engine.connect() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
+    assert version  # migrated to head, in the folder it had to create

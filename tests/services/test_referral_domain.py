@@ -23,7 +23,7 @@ def test_national_day_is_skipped_and_adjusted_saturday_counts():
 def test_year_outside_the_calendar_falls_back_to_weekdays(caplog):
     start = at(2099, 1, 2)  # a Friday
     assert add_working_days(start, 1) == at(2099, 1, 5)
-    assert "does not cover 2099" in caplog.text
+    assert "has no 2099.yml" in caplog.text
 
 
 def test_every_program_has_an_owner_department():
