@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--department", choices=list(domain.departments()),
                    help="department code; required for role staff")
     p.add_argument("--unit", action="append", default=[], dest="units", metavar="NAME",
-                   help="handling unit the clerk is limited to (repeatable; none = whole department)")
+                   help="乡镇/街道 the clerk is limited to: its name, office or code in the unit "
+                        "directory (repeatable; none = whole department)")
     p.add_argument("--display-name")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")

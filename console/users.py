@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from console.models import StaffUser
 from hotline.db import utcnow
-from referral import domain
+from referral import domain, service
 from referral.access import ROLES, Viewer
 
 MAX_FAILED_LOGINS = 5
@@ -61,8 +61,6 @@ class Profile:
         if role not in ROLES:
             raise UserError("role", f"未知角色 {role!r}")
         units = tuple(dict.fromkeys(u.strip() for u in units if u and u.strip()))
-        if any(len(u) > 64 for u in units):
-            raise UserError("units", "承办单位名称不能超过 64 个字")
         if role == "staff":
             if department not in domain.departments():
                 raise UserError("department", "部门工作人员必须选择所属部门")
@@ -70,6 +68,26 @@ class Profile:
         if department or units:
             raise UserError("department", "督办人员和管理员可查看全部部门，不设部门和承办单位")
         return cls(role)
+
+
+async def unit_codes(sf: async_sessionmaker, entries: Iterable[str]) -> list[str]:
+    """Units as an admin types them (a code, or a name, office or alias of the unit
+    directory) -> their codes; UserError for one that names no unit or several."""
+    entries = [e.strip() for e in entries if e and e.strip()]
+    if not entries:
+        return []
+    async with sf() as s:
+        directory = await service.unit_directory(s)
+    codes = []
+    for entry in entries:
+        hits = directory.resolve(entry)
+        if not hits:
+            raise UserError("units", f"承办单位目录里没有“{entry}”，请填写乡镇/街道的名称或代码")
+        if len(hits) > 1:
+            raise UserError("units", f"“{entry}”有多个同名单位，请改填代码：" + "、".join(
+                f"{u.label} {u.code}" for u in hits[:6]))
+        codes.append(hits[0].code)
+    return codes
 
 
 def viewer_of(user: StaffUser) -> Viewer:
@@ -103,7 +121,7 @@ async def create_user(sf: async_sessionmaker, username: str, password: str, role
     username = (username or "").strip()
     if not _USERNAME_RE.match(username):
         raise UserError("username", "用户名为 3–64 位字母、数字、点、下划线或连字符")
-    profile = Profile.checked(role, department or None, units)
+    profile = Profile.checked(role, department or None, await unit_codes(sf, units))
     _check_password(password)
     user = StaffUser(username=username, display_name=(display_name or username).strip()[:64],
                      password_hash=await _hash(password), role=profile.role,
@@ -167,7 +185,7 @@ async def _change(sf: async_sessionmaker, user_id: int, **values) -> StaffUser:
 
 async def update_profile(sf: async_sessionmaker, user_id: int, role: str, department: str | None,
                          units: Iterable[str], display_name: str) -> StaffUser:
-    profile = Profile.checked(role, department or None, units)
+    profile = Profile.checked(role, department or None, await unit_codes(sf, units))
     names = {"display_name": display_name.strip()[:64]} if (display_name or "").strip() else {}
     return await _change(sf, user_id, role=profile.role, department=profile.department,
                          units=list(profile.units), **names)

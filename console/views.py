@@ -30,6 +30,7 @@ from referral import domain, service
 from referral.access import can_view
 from referral.models import OPEN_STATUSES
 from referral.workdays import CHINA, add_working_days, calendar
+from rules.regions import regions
 
 bp = Blueprint("console", url_prefix="/console")
 PAGE_SIZE = 50
@@ -101,6 +102,18 @@ def _calendar_warning(viewer) -> str | None:
         year=cov["missing_year"], confirmed_until=until)
 
 
+async def _unit_labels(request: Request, name: str, viewer):
+    """codes -> "裕安区平桥乡人民政府（341503204）、…", for pages that show clerks' units."""
+    if not (viewer and viewer.units) and name not in ("users.html", "user_edit.html"):
+        return None
+    async with request.app.ctx.sessions() as s:
+        directory = await service.unit_directory(s)
+
+    def labels_of(codes, sep: str = "、") -> str:
+        return sep.join(f"{u.label}（{c}）" if (u := directory.get(c)) else c for c in codes or ())
+    return labels_of
+
+
 async def _render(request: Request, name: str, status: int = 200, **ctx) -> HTTPResponse:
     logged_in = getattr(request.ctx, "viewer", None) is not None
     viewer = request.ctx.viewer if logged_in else None
@@ -109,6 +122,7 @@ async def _render(request: Request, name: str, status: int = 200, **ctx) -> HTTP
         local_time=_local_time, duration=_duration,
         viewer=viewer, user=request.ctx.user if logged_in else None,
         calendar_warning=_calendar_warning(viewer),
+        unit_labels=await _unit_labels(request, name, viewer),
         csrf_token=request.ctx.csrf_token if logged_in else "",
         flash=await auth.pop_flash(request) if logged_in else None, **ctx)
 
@@ -205,6 +219,7 @@ class QueueFilters:
     program: str | None
     urgency: str | None
     breached: bool | None
+    unplaced: bool
     q: str | None
     page: int
 
@@ -227,6 +242,7 @@ class QueueFilters:
             program=pick("program", L["programs"]),
             urgency=pick("urgency", L["urgencies"]),
             breached={"1": True, "0": False}.get(args.get("breached", "")),
+            unplaced=args.get("unplaced") == "1",
             q=(args.get("q") or "").strip()[:64] or None,
             page=page,
         )
@@ -235,7 +251,8 @@ class QueueFilters:
         """The query string of these filters, for pagination links."""
         values = {"department": self.department, "status": self.status, "program": self.program,
                   "urgency": self.urgency, "q": self.q, "page": self.page,
-                  "breached": {True: "1", False: "0"}.get(self.breached)} | override
+                  "breached": {True: "1", False: "0"}.get(self.breached),
+                  "unplaced": "1" if self.unplaced else None} | override
         return urlencode({k: v for k, v in values.items() if v not in (None, "", 1)})
 
 
@@ -273,7 +290,7 @@ async def queue(request: Request):
     rows, total = await service.list_tickets(
         request.app.ctx.sessions, viewer, department=f.department, status=f.status,
         program=f.program, urgency=f.urgency, q=f.q, breached=f.breached,
-        limit=PAGE_SIZE, offset=(f.page - 1) * PAGE_SIZE)
+        unplaced=True if f.unplaced else None, limit=PAGE_SIZE, offset=(f.page - 1) * PAGE_SIZE)
     rows, clock = _with_clock(rows)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return await _render(request, "queue.html", tickets=rows, total=total, filters=f,
@@ -294,8 +311,11 @@ async def ticket(request: Request, reference_no: str):
     except service.NotFound:
         raise _not_found() from None
     (row,), clock = _with_clock([t])
-    actions = [name for name, a in ACTIONS.items() if a.allowed_in(name, t["status"])]
-    return await _render(request, "ticket.html", t=row, actions=actions, clock=clock, nav="queue")
+    actions = [name for name, a in ACTIONS.items() if a.allowed_for(name, t)]
+    region_units = (await service.list_units(request.app.ctx.sessions, t["region"])
+                    if "place" in actions else [])
+    return await _render(request, "ticket.html", t=row, actions=actions, clock=clock, nav="queue",
+                         region_units=region_units)
 
 
 @bp.post("/tickets/<reference_no:str>/<action:str>")
@@ -326,8 +346,9 @@ async def ticket_action(request: Request, reference_no: str, action: str):
         await auth.set_flash(request, "error", L["messages"]["check_field"].format(
             field=fields.get(exc.field, exc.field), message=exc))
         return redirect(here)
-    if not can_view(viewer, t["department"], t["handling_unit"]):  # transferred out of reach
-        await auth.set_flash(request, "ok", L["messages"]["transferred_away"].format(**t))
+    if not can_view(viewer, t["department"], t["unit_code"]):  # moved out of reach
+        away = "transferred_away_placed" if action == "place" else "transferred_away"
+        await auth.set_flash(request, "ok", L["messages"][away].format(**t))
         return redirect("/console/queue")
     await auth.set_flash(request, "ok", L["actions"][action]["done"].format(**t))
     return redirect(here)
@@ -421,3 +442,44 @@ async def user_action(request: Request, user_id: int, action: str):
                    department=user.department, units=user.units, active=user.active)
     await auth.set_flash(request, "ok", messages[f"user_{action}"])
     return redirect(here)
+
+
+# --- the unit directory (admin) ----------------------------------------------------------------
+
+UNITS_SHOWN = 300
+_ALIAS_SEP = re.compile(r"[\n,，、;；]+")
+
+
+@bp.get("/units")
+@login_required("admin")
+async def units_page(request: Request):
+    region = request.args.get("region", "")
+    if region not in regions():
+        region = next(iter(regions()))
+    q = (request.args.get("q") or "").strip()[:32]
+    rows = await service.list_units(request.app.ctx.sessions, region)
+    if q:
+        rows = [u for u in rows if q in u["code"] or any(q in u[k] for k in ("name", "county", "office"))
+                or any(q in a for a in u["aliases"])]
+    return await _render(request, "units.html", units=rows[:UNITS_SHOWN], total=len(rows),
+                         shown=min(len(rows), UNITS_SHOWN), region=region, q=q, regions=regions(),
+                         region_name=regions()[region]["name"], nav="units")
+
+
+@bp.post("/units/<code:str>")
+@login_required("admin")
+async def edit_unit(request: Request, code: str):
+    form = request.form
+    back = "/console/units?" + urlencode({"region": form.get("region", ""), "q": form.get("q", "")})
+    try:
+        unit = await service.edit_unit(request.app.ctx.sessions, request.ctx.viewer, code,
+                                       form.get("office", ""),
+                                       _ALIAS_SEP.split(form.get("aliases", "")),
+                                       ip=client_ip(request))
+    except service.NotFound:
+        raise ApiError(404, "not_found", "unit not found") from None
+    except service.ValidationError as exc:
+        await auth.set_flash(request, "error", str(exc))
+        return redirect(back)
+    await auth.set_flash(request, "ok", labels()["messages"]["unit_saved"].format(**unit))
+    return redirect(back)

@@ -1,7 +1,8 @@
 """Who may see and change which tickets (the role matrix), with no web or database code.
 
 - staff: only tickets of their own department, and within it only their units when units
-  are set (a 乡镇/街道 office sees its own street's tickets);
+  are set (a 乡镇/街道 office sees its own street's tickets; units are directory codes, so a
+  ticket the bot filed for "平桥" reaches the clerks of 平桥乡人民政府);
 - supervisor: every department (watch backlog and breaches), may transfer and reassign;
 - admin: manages users; sees every department like a supervisor.
 """
@@ -33,14 +34,15 @@ class PermissionDenied(Exception):
     pass
 
 
-def can_view(viewer: Viewer, department: str, handling_unit: str | None) -> bool:
+def can_view(viewer: Viewer, department: str, unit_code: str | None) -> bool:
+    """`viewer.units` and `unit_code` are codes of the unit directory (referral/units)."""
     if viewer.sees_all:
         return True
     if viewer.role != "staff" or viewer.department != department:
         return False
-    return not viewer.units or (handling_unit in viewer.units)
+    return not viewer.units or (unit_code in viewer.units)
 
 
-def ensure_can_view(viewer: Viewer, department: str, handling_unit: str | None) -> None:
-    if not can_view(viewer, department, handling_unit):
+def ensure_can_view(viewer: Viewer, department: str, unit_code: str | None) -> None:
+    if not can_view(viewer, department, unit_code):
         raise PermissionDenied(f"{viewer.username} may not see tickets of {department}")

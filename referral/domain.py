@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from referral import units
+from referral.units import Directory
 from referral.workdays import add_calendar_days, add_working_days, add_working_hours
 
 HERE = Path(__file__).parent
@@ -49,6 +51,8 @@ class Route:
     department: str
     handling_unit: str | None
     source: str
+    unit_code: str | None = None  # the 乡镇/街道 of the directory that handles it
+    unplaced: bool = False  # 待分派: street routing found no unit; a person places it
 
 
 def _matches(match: dict, program: str, region: str, text: str) -> bool:
@@ -60,22 +64,33 @@ def _matches(match: dict, program: str, region: str, text: str) -> bool:
 
 
 def route(program: str, region: str, street: str | None = None, text: str = "",
-          region_name: str = "") -> Route:
-    """Department and handling unit for a request; the first matching rule refines the default."""
-    department = department_for(program)
-    source = routing()["programs"][program]["source"]
-    unit = None
+          region_name: str = "", directory: Directory | None = None,
+          department: str | None = None) -> Route:
+    """Department and handling unit for a request; the first matching rule refines the default.
+
+    A rule whose unit is "{street}" hands the request to the citizen's 乡镇/街道 office, found in
+    the unit directory; when the street matches no unit (or none was given) the request goes to
+    the region's office of that department, flagged unplaced (待分派). `department` routes a
+    transfer: only rules that lead to that department apply, so street routing is kept.
+    """
+    target = department or department_for(program)
+    source = routing()["programs"][program]["source"] if department is None else "transfer"
     for rule in routing()["rules"]:
-        if _matches(rule["match"], program, region, text):
-            department = rule.get("department", department)
-            unit = rule.get("unit")
-            if unit == "{street}":
-                unit = street or rule.get("unit_fallback")
-            source = rule["source"]
-            break
-    if unit is None:
-        unit = f"{region_name}{department_name(department)}"
-    return Route(department, unit, source)
+        if not _matches(rule["match"], program, region, text):
+            continue
+        ruled = rule.get("department", department_for(program))
+        if department is not None and ruled != department:
+            continue
+        target, source = ruled, rule["source"]
+        if rule.get("unit") == "{street}":
+            found = (directory or units.seeded()).match(region, street).unit
+            if found is not None:
+                return Route(target, found.office, source, found.code)
+            return Route(target, f"{region_name}{department_name(target)}", source, unplaced=True)
+        if rule.get("unit"):
+            return Route(target, rule["unit"], source)
+        break
+    return Route(target, f"{region_name}{department_name(target)}", source)
 
 
 # --- SLA policies ----------------------------------------------------------------------------

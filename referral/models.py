@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UTCDateTime, utcnow
@@ -31,6 +31,10 @@ class Ticket(Base):
     program: Mapped[str] = mapped_column(String(32))
     department: Mapped[str] = mapped_column(String(32))
     handling_unit: Mapped[str | None] = mapped_column(String(64))  # 乡镇/街道 or department office
+    # The directory's code of that 乡镇/街道 (referral/units/); clerks scoped to units see by it.
+    unit_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    # 待分派: street routing could not place it; it waits in the region's office for a person.
+    unplaced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     region: Mapped[str] = mapped_column(String(6))
     street: Mapped[str | None] = mapped_column(String(64))
     citizen_name: Mapped[str] = mapped_column(String(64))
@@ -152,6 +156,19 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UnitEdit(Base):
+    """An admin's change to a unit of the directory (office name, aliases); the directory
+    files in referral/units/ hold the rest."""
+
+    __tablename__ = "unit_edits"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    office: Mapped[str] = mapped_column(String(64))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ReferenceCounter(Base):

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.db import UTCDateTime, upsert_insert, utcnow
 from hotline.privacy import mask_name, mask_phone, phone_last4
-from referral import domain
+from referral import domain, units
 from referral.access import Viewer, can_view
 from referral.domain import InvalidTransition  # noqa: F401 - part of this module's API
 from referral.models import (
@@ -38,6 +38,7 @@ from referral.models import (
     SlaEvent,
     Ticket,
     TicketEvent,
+    UnitEdit,
 )
 from referral.workdays import CHINA, is_working_day
 from rules.regions import regions
@@ -127,6 +128,7 @@ def row_view(t: Ticket, now: datetime) -> dict:
     return {
         "reference_no": t.reference_no, "program": t.program, "department": t.department,
         "department_name": domain.department_name(t.department), "handling_unit": t.handling_unit,
+        "unit_code": t.unit_code, "unplaced": t.unplaced,
         "region": t.region, "region_name": regions().get(t.region, {}).get("name", t.region),
         "street": t.street, "masked_name": mask_name(t.citizen_name),
         "masked_phone": mask_phone(t.citizen_phone), "urgency": t.urgency, "priority": t.priority,
@@ -187,13 +189,15 @@ async def create_referral(
         return done, False
     now = utcnow()
     region_name = regions().get(req.region, {}).get("name", "")
-    r = domain.route(req.program, req.region, req.street, req.description, region_name)
     try:
         async with sf() as s, s.begin():
+            r = domain.route(req.program, req.region, req.street, req.description, region_name,
+                             await unit_directory(s))
             seq = await _next_sequence(s, now.astimezone(CHINA).date())
             ticket = Ticket(
                 reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq),
-                department=r.department, handling_unit=r.handling_unit,
+                department=r.department, handling_unit=r.handling_unit, unit_code=r.unit_code,
+                unplaced=r.unplaced,
                 priority=1 if req.urgency == "urgent" else 0, escalation_level=0, sla_cycle=0,
                 status="new", created_at=now, updated_at=now, **asdict(req),
             )
@@ -203,6 +207,7 @@ async def create_referral(
             s.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind="created", created_at=now,
                               data={"channel": req.channel, "department": ticket.department,
                                     "handling_unit": ticket.handling_unit, "route": r.source,
+                                    "unit_code": r.unit_code, "unplaced": r.unplaced,
                                     "sla_policy": ticket.sla_policy}))
             response = created_view(ticket)
             if idempotency_key:
@@ -236,7 +241,7 @@ def _visible_to(viewer: Viewer):
         return literal(False)
     cond = Ticket.department == viewer.department
     if viewer.units:
-        cond = and_(cond, Ticket.handling_unit.in_(viewer.units))
+        cond = and_(cond, Ticket.unit_code.in_(viewer.units))
     return cond
 
 
@@ -245,7 +250,7 @@ async def _load(s: AsyncSession, viewer: Viewer, reference_no: str, lock: bool =
     if lock and s.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     t = await s.scalar(stmt)
-    if t is None or not can_view(viewer, t.department, t.handling_unit):
+    if t is None or not can_view(viewer, t.department, t.unit_code):
         raise NotFound(reference_no)
     return t
 
@@ -253,7 +258,8 @@ async def _load(s: AsyncSession, viewer: Viewer, reference_no: str, lock: bool =
 async def list_tickets(
     sf: async_sessionmaker, viewer: Viewer, *, department: str | None = None,
     status: str | None = None, program: str | None = None, urgency: str | None = None,
-    q: str | None = None, breached: bool | None = None, limit: int = 50, offset: int = 0,
+    q: str | None = None, breached: bool | None = None, unplaced: bool | None = None,
+    limit: int = 50, offset: int = 0,
 ) -> tuple[list[dict], int]:
     """Tickets the viewer may see, most urgent first: open ones by priority then deadline."""
     now = utcnow()
@@ -268,6 +274,8 @@ async def list_tickets(
         conds.append(Ticket.program == program)
     if urgency:
         conds.append(Ticket.urgency == urgency)
+    if unplaced is not None:
+        conds.append(Ticket.unplaced.is_(unplaced))
     if breached is not None:
         late = or_(Ticket.resolution_due < now,
                    and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now))
@@ -428,15 +436,17 @@ async def transfer(sf, viewer: Viewer, ref: str, department: str, reason: str,
     reason = _text(reason, "reason", 500)
     if department not in domain.departments():
         raise ValidationError("department", f"unknown department {department!r}")
+    async with sf() as s:
+        directory = await unit_directory(s)
     moved = {}
 
     def mutate(s, t, now):
         if department == t.department:
             raise ValidationError("department", "the ticket is already with this department")
         moved["from_department"] = t.department
-        region_name = regions().get(t.region, {}).get("name", "")
-        t.department = department
-        t.handling_unit = f"{region_name}{domain.department_name(department)}"
+        _place(t, domain.route(t.program, t.region, t.street, t.description,
+                               regions().get(t.region, {}).get("name", ""), directory,
+                               department=department))
         t.assignee, t.paused_at = None, None
         # The new department's clock policy applies, counted from the transfer.
         t.first_responded_at, t.escalation_level = None, 0
@@ -446,6 +456,85 @@ async def transfer(sf, viewer: Viewer, ref: str, department: str, reason: str,
         moved["sla_policy"] = t.sla_policy
     return await _change(sf, viewer, ref, "transfer", mutate, ip, to_department=department,
                          reason=reason, moved=moved)
+
+
+def _place(t: Ticket, r: domain.Route) -> None:
+    t.department, t.handling_unit = r.department, r.handling_unit
+    t.unit_code, t.unplaced = r.unit_code, r.unplaced
+
+
+async def place(sf, viewer: Viewer, ref: str, unit: str, ip: str | None = None) -> dict:
+    """分派: hand a ticket to a 乡镇/街道 of its region (a code, or a name of the directory)."""
+    entry = _text(unit, "unit", 64)
+    async with sf() as s:
+        directory = await unit_directory(s)
+    placed = {}
+
+    def mutate(s, t, now):
+        if t.status not in OPEN_STATUSES:
+            raise InvalidTransition("place", t.status)
+        hits = [u for u in directory.resolve(entry) if u.region == t.region]
+        if not hits:
+            found = directory.match(t.region, entry)
+            hits = [found.unit] if found.unit else list(found.candidates)
+        if len(hits) != 1:
+            names = "、".join(f"{u.label}（{u.code}）" for u in hits[:5])
+            raise ValidationError("unit", f"有多个同名单位，请填写代码：{names}" if hits
+                                  else f"本地区没有“{entry}”这个乡镇/街道")
+        (found,) = hits
+        placed.update(unit_code=found.code, handling_unit=found.office,
+                      from_unit=t.handling_unit)
+        t.handling_unit, t.unit_code, t.unplaced = found.office, found.code, False
+        t.assignee = None  # the unit's own clerks claim it
+    return await _change(sf, viewer, ref, None, mutate, ip, kind="place", placed=placed)
+
+
+# --- the unit directory (承办单位) ------------------------------------------------------------
+
+async def unit_directory(s: AsyncSession) -> units.Directory:
+    """The seeded directory with admins' edits (a handful of rows, read with each use so every
+    process sees an edit at once)."""
+    edits = {e.code: (e.office, e.aliases or []) for e in await s.scalars(select(UnitEdit))}
+    return units.seeded().with_edits(edits) if edits else units.seeded()
+
+
+async def list_units(sf: async_sessionmaker, region: str) -> list[dict]:
+    async with sf() as s:
+        directory = await unit_directory(s)
+        edited = {e.code: e for e in await s.scalars(select(UnitEdit))}
+    seeded = units.seeded()
+    return [{"code": u.code, "name": u.name, "county": u.county, "office": u.office,
+             "aliases": list(u.aliases), "seeded_office": seeded.get(u.code).office,
+             "edited_by": edited[u.code].updated_by if u.code in edited else None,
+             "edited_at": iso_local(edited[u.code].updated_at) if u.code in edited else None}
+            for u in sorted(directory.in_region(region), key=lambda u: u.code)]
+
+
+async def edit_unit(sf: async_sessionmaker, viewer: Viewer, code: str, office: str,
+                    aliases: list[str], ip: str | None = None) -> dict:
+    """An admin names a unit's office and aliases; back to the seeded values drops the edit."""
+    seeded = units.seeded().get(code)
+    if seeded is None:
+        raise NotFound(code)
+    office = _text(office, "office", 64)
+    aliases = list(dict.fromkeys(a.strip() for a in aliases if a.strip()))
+    if any(len(a) > 32 for a in aliases) or len(aliases) > 20:
+        raise ValidationError("aliases", "每个别名不超过 32 个字，最多 20 个")
+    now = utcnow()
+    async with sf() as s, s.begin():
+        edit = await s.get(UnitEdit, code)
+        if office == seeded.office and aliases == list(seeded.aliases):
+            if edit is not None:
+                await s.delete(edit)
+        elif edit is None:
+            s.add(UnitEdit(code=code, office=office, aliases=aliases, updated_by=viewer.actor,
+                           updated_at=now))
+        else:
+            edit.office, edit.aliases, edit.updated_by, edit.updated_at = \
+                office, aliases, viewer.actor, now
+        s.add(AuditEntry(actor=viewer.actor, action="unit_edit", ip=ip, created_at=now,
+                         detail={"code": code, "office": office, "aliases": aliases}))
+    return {"code": code, "office": office, "aliases": aliases}
 
 
 async def dashboard(sf: async_sessionmaker, viewer: Viewer) -> list[dict]:
@@ -567,10 +656,13 @@ class TicketAction:
     call: Callable[..., Awaitable[dict]]
     fields: tuple[str, ...] = ()
 
-    def allowed_in(self, name: str, status: str) -> bool:
+    def allowed_for(self, name: str, ticket: dict) -> bool:
+        """Whether the console offers it for this ticket (a row or detail view)."""
         if name in domain.TRANSITIONS:
-            return status in domain.TRANSITIONS[name][0]
-        return status in OPEN_STATUSES  # notes: while the ticket is open
+            return ticket["status"] in domain.TRANSITIONS[name][0]
+        if name == "place":  # street-routed tickets only: placed, or waiting to be
+            return ticket["status"] in OPEN_STATUSES and (ticket["unplaced"] or ticket["unit_code"])
+        return ticket["status"] in OPEN_STATUSES  # notes: while the ticket is open
 
 
 # Every staff action, in the order the console offers them (the usual next step first);
@@ -582,6 +674,7 @@ ACTIONS: dict[str, TicketAction] = {
     "resolve": TicketAction(resolve, ("result",)),
     "note": TicketAction(add_note, ("text",)),
     "request_info": TicketAction(request_info, ("message",)),
+    "place": TicketAction(place, ("unit",)),
     "transfer": TicketAction(transfer, ("department", "reason")),
     "close": TicketAction(close),
     "reopen": TicketAction(reopen, ("reason",)),

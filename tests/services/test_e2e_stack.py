@@ -28,21 +28,28 @@ async def test_help_request_end_to_end(stack):
         assert "称呼" in await say(http, sender, "我要求助", region="341503")
         assert "手机" in await say(http, sender, "王秀英", region="341503")
         assert "乡镇" in await say(http, sender, "13800001234", region="341503")
-        assert "困难" in await say(http, sender, "苏埠镇", region="341503")
+        assert "困难" in await say(http, sender, "平桥乡", region="341503")  # as citizens say it
         reply = await say(http, sender, "老伴瘫痪在床，家里没有收入，吃饭都成问题", region="341503")
         match = re.search(r"12349-\d{8}-\d{4}", reply)
         assert match, reply
         ref = match.group(0)
         status = await http.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
         assert status.status_code == 200 and status.json()["department"] == "civil_affairs"
-        # A 裕安 civil-affairs clerk logs in and finds the ticket on the queue, masked.
-        await create_clerk(stack, "e2e_clerk", "Clerk-pass-12349", "civil_affairs")
-        login = await http.post("/console/login", json={"username": "e2e_clerk",
-                                                        "password": "Clerk-pass-12349"})
-        assert login.status_code == 200, login.text
-        queue = await http.get("/console/queue")
-        assert ref in queue.text and "138****1234" in queue.text
-        assert "13800001234" not in queue.text
+    # The clerk of 平桥乡人民政府 (scoped to that unit, as the operator set it up) and the 裕安
+    # civil-affairs office both find it on their queue, masked; a clerk of another 乡 does not.
+    await create_clerk(stack, "e2e_office", "Clerk-pass-12349", "civil_affairs")
+    await create_clerk(stack, "e2e_pingqiao", "Clerk-pass-12349", "civil_affairs", ["平桥乡人民政府"])
+    await create_clerk(stack, "e2e_subu", "Clerk-pass-12349", "civil_affairs", ["苏埠镇人民政府"])
+    for clerk, sees in (("e2e_office", True), ("e2e_pingqiao", True), ("e2e_subu", False)):
+        async with httpx.AsyncClient(base_url=stack["base"], timeout=60) as http:
+            login = await http.post("/console/login", json={"username": clerk,
+                                                            "password": "Clerk-pass-12349"})
+            assert login.status_code == 200, login.text
+            queue = await http.get("/console/queue")
+            assert (ref in queue.text) == sees, clerk
+            if sees:
+                assert "138****1234" in queue.text and "平桥乡人民政府" in queue.text
+                assert "13800001234" not in queue.text
 
 
 async def test_ctrl_c_stops_every_process(stack):

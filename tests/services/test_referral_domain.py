@@ -95,8 +95,10 @@ def test_transfer_uses_the_holding_departments_policy():
 
 
 def test_routing_rules():
-    assert domain.route("dibao", "341503", "平桥乡人民政府").handling_unit == "平桥乡人民政府"
-    assert domain.route("dibao", "341503", None).handling_unit == "乡镇人民政府/街道办事处"
+    placed = domain.route("dibao", "341503", "平桥乡人民政府")
+    assert (placed.handling_unit, placed.unit_code, placed.unplaced) == ("平桥乡人民政府", "341503204", False)
+    unknown = domain.route("dibao", "341503", None, region_name="六安市裕安区")
+    assert (unknown.handling_unit, unknown.unit_code, unknown.unplaced) == ("六安市裕安区民政", None, True)
     assert domain.route("temporary", "320200", text="白血病").department == "charity"
     assert domain.route("housing", "320200", region_name="无锡市").handling_unit == "无锡市住建/房管"
 

@@ -45,22 +45,22 @@ async def set_deadlines(sessions, ref: str, **values) -> None:
 
 
 async def test_the_whole_lifecycle_through_the_forms(clerk, file_ticket, sessions):
-    ref = await file_ticket()
+    ref = await file_ticket()  # no street given: 待分派, so the office may place it
     page = (await clerk.client.get(f"/console/tickets/{ref}")).text
     assert status_of(page) == "新转介"
-    assert action_forms(page) == ["claim", "note", "transfer"]
+    assert action_forms(page) == ["claim", "note", "place", "transfer"]
 
     page = await act(clerk, ref, "claim")
     assert flash(page) == "ok:已认领受理，已通知求助群众。"
     assert status_of(page) == "已受理" and clerk.username in page
-    assert action_forms(page) == ["start", "resolve", "note", "request_info", "transfer"]
+    assert action_forms(page) == ["start", "resolve", "note", "request_info", "place", "transfer"]
 
     page = await act(clerk, ref, "note", text="已电话联系，约定周三入户核查。")
     assert "已电话联系，约定周三入户核查。" in page and flash(page).startswith("ok:")
 
     page = await act(clerk, ref, "request_info", message="请补充户口簿和收入证明")
     assert status_of(page) == "待群众补充" and "暂停计时" in page
-    assert action_forms(page) == ["resume", "resolve", "note", "transfer"]
+    assert action_forms(page) == ["resume", "resolve", "note", "place", "transfer"]
 
     page = await act(clerk, ref, "resume")
     assert status_of(page) == "办理中"

@@ -87,6 +87,6 @@ def test_after_login_only_console_paths(target, expected):
 
 def test_pagination_links_keep_filters_and_drop_defaults():
     f = views.QueueFilters(department=None, status="all", program="dibao", urgency=None,
-                           breached=True, q="平桥", page=2)
+                           breached=True, unplaced=False, q="平桥", page=2)
     assert f.query(page=3) == "status=all&program=dibao&q=%E5%B9%B3%E6%A1%A5&page=3&breached=1"
     assert "page" not in f.query(page=1)

@@ -39,7 +39,8 @@ async def test_admin_creates_a_unit_clerk_who_can_log_in(admin, login, sessions)
     assert flash(page) == f"ok:已创建用户 {username}。" and "平桥乡民政专干" in page
     async with sessions() as s:
         user = await s.scalar(select(StaffUser).where(StaffUser.username == username))
-    assert (user.role, user.department, user.units) == ("staff", "civil_affairs", ["平桥乡人民政府"])
+    # the unit is kept as its code in the unit directory (平桥乡, 六安市裕安区)
+    assert (user.role, user.department, user.units) == ("staff", "civil_affairs", ["341503204"])
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     clerk = await login(username)
     assert "平桥乡人民政府" in (await clerk.client.get("/console/queue")).text
@@ -147,7 +148,7 @@ def test_cli_creates_a_user_with_the_password_from_stdin(settings, monkeypatch, 
     username = unique("cli")
     monkeypatch.setattr("sys.stdin", io.StringIO("cli-password-123\n"))
     code = cli.main([username, "--role", "staff", "--department", "education",
-                     "--unit", "城南街道办事处", "--password-stdin"], settings=settings)
+                     "--unit", "平桥乡人民政府", "--password-stdin"], settings=settings)
     assert code == 0 and f"created staff {username}" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main([unique("cli"), "--role", "admin", "--password-stdin"], settings=settings) == 2
