@@ -1,31 +1,53 @@
-"""Conversation gateway: stores every turn, routes it to the bot, records the replies.
+"""Conversation gateway: the one place that decides whether the bot may answer.
 
-Retries of a channel message (same external id) are one turn: the stored replies are
-returned and nothing is sent to the bot twice. Turns of one conversation are serialised
-with a Redis lock so replies stay in order when a channel delivers concurrently.
+Every channel adapter turns a provider's request into an `Incoming` and calls
+`Gateway.receive(incoming, budget_s)`, where the budget is what the provider's deadline leaves
+(WeChat drops a request after 5 s, Twilio after 15 s). The gateway
+
+1. stores the citizen's message first (a retried channel message id is the same turn: Redis
+   says so across processes at once, the database's unique key makes sure);
+2. decides: a conversation with a person (`pending`, `open`) keeps the message for them and
+   tells the citizen once how long the wait is; crisis words put it first in the agents' queue
+   whatever its state; a reply to a ticket's request for information goes to that ticket;
+   otherwise the bot answers;
+3. has the bot answer the conversation's messages in order, one conversation at a time (a Redis
+   lock), and returns what the bot said within the budget. What comes later goes out through the
+   outbound path (channels.outbound), never as a second answer to the same webhook.
+
+Replies are stored `ready`; whichever comes first takes them: the webhook still waiting (they go
+back in its own response, `passive`), or the deadline passing (`queued` for delivery). One
+atomic UPDATE decides, so a reply is never given twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from channels.models import Conversation, Message
+from channels import events
+from channels.models import PRIORITY, WITH_A_PERSON, Conversation, Message
 from channels.rasa_client import RasaUnavailable, send_to_rasa
 from hotline.db import utcnow
-from hotline.settings import ROOT
+from hotline.settings import ALWAYS, ROOT
+from referral.workdays import CHINA, is_working_day
 
 log = logging.getLogger(__name__)
+DEDUPE_TTL_S = 24 * 3600  # providers retry within minutes; a day is plenty
+POLL_S = 0.2  # a waiter in another process than the bot's turn looks this often
+LATE_GRACE_S = 0.5
 
 
 @cache
-def texts() -> dict[str, str]:
+def texts() -> dict:
     return yaml.safe_load(Path(__file__).with_name("replies.yml").read_text(encoding="utf-8"))
 
 
@@ -41,94 +63,508 @@ def crisis_words() -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
-def _request_handoff(conv: Conversation, handoff: dict) -> None:
-    # An agent takes over from the queue of requested handoffs; until one does, the bot keeps
-    # answering so the citizen is never left without a reply.
-    conv.status = "handoff"
-    conv.meta = {**conv.meta, "handoff": {**handoff, "requested_at": utcnow().isoformat()}}
-    log.info("handoff requested for conversation %s: %s", conv.id, handoff.get("reason"))
+@dataclass(frozen=True)
+class Incoming:
+    """A citizen's message from any channel, as the adapters hand it over."""
+
+    channel: str  # web | wechat | sms | voice
+    contact_id: str  # openid, E.164 phone number, web sender id
+    text: str
+    external_id: str | None = None  # the channel's message id: retries carry the same one
+    metadata: dict = field(default_factory=dict)  # region preset by the channel …
+    # text | subscribe | unsubscribe (WeChat follow / unfollow, SMS 订阅 / 退订) | unsupported
+    # (an image, a location …) | unheard (a voice message WeChat could not recognise) | muted
+    # (an SMS number that opted out: kept, not answered)
+    kind: str = "text"
+    phone: str | None = None  # a number that reaches this citizen by SMS
+    quiet: bool = False  # the provider has already answered it (Twilio's own STOP reply)
 
 
 @dataclass
 class TurnResult:
     conversation_id: int
-    replies: list[dict]
+    inbound_id: int | None
+    replies: list[dict]  # what goes back in the webhook's own response
     duplicate: bool = False
     bot_available: bool = True
+    deferred: bool = False  # the bot's answer will come through the outbound path
+    status: str = "bot"
 
 
-async def _get_or_create_conversation(s, channel: str, contact_id: str, metadata: dict):
-    conv = await s.scalar(
-        select(Conversation).where(Conversation.channel == channel,
-                                   Conversation.contact_id == contact_id)
-    )
-    if conv is None:
-        conv = Conversation(channel=channel, contact_id=contact_id, meta=dict(metadata))
-        s.add(conv)
-        await s.flush()
-    elif metadata and any(conv.meta.get(k) != v for k, v in metadata.items()):
-        conv.meta = {**conv.meta, **metadata}
-    conv.last_activity_at = utcnow()
-    return conv
+def _reply(text: str) -> dict:
+    return {"text": text}
 
 
-async def _stored_replies(s, message_id: int) -> list[dict]:
-    rows = await s.scalars(
-        select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
-    )
-    return [m.payload or {"text": m.text} for m in rows]
+def _answered_with(inbound: Message, replies: list[Message]) -> None:
+    """The latest answer to a message (a retry after the bot was down gets the new one)."""
+    inbound.payload = {**(inbound.payload or {}), "answer": [m.id for m in replies]}
 
 
-async def handle_incoming(
-    app_ctx, channel: str, contact_id: str, text: str,
-    external_id: str | None = None, metadata: dict | None = None,
-) -> TurnResult:
-    metadata = metadata or {}
-    sf = app_ctx.sessions
-    lock = app_ctx.redis.lock(f"lock:conversation:{channel}:{contact_id}",
-                              timeout=120, blocking_timeout=60)
-    async with lock:
-        async with sf() as s, s.begin():
-            conv = await _get_or_create_conversation(s, channel, contact_id, metadata)
-            inbound = None
-            if external_id:
-                inbound = await s.scalar(select(Message).where(
-                    Message.conversation_id == conv.id, Message.external_id == external_id))
-            if inbound is not None and inbound.payload and inbound.payload.get("answered"):
-                return TurnResult(conv.id, await _stored_replies(s, inbound.id), duplicate=True)
-            if inbound is None:
-                inbound = Message(conversation_id=conv.id, direction="in", author="citizen",
-                                  external_id=external_id, text=text, payload={"answered": False})
-                s.add(inbound)
-                await s.flush()
-            conv_id, inbound_id, sender = conv.id, inbound.id, conv.sender_key
-            bot_metadata = {**conv.meta, "channel": channel, "conversation_id": conv.id}
+async def _passive_answer(s, inbound: Message) -> list[Message]:
+    """The turn's latest answer, as far as it went back in a webhook's own response."""
+    answer = (inbound.payload or {}).get("answer") or []
+    return [] if not answer else list(await s.scalars(select(Message).where(
+        Message.id.in_(answer), Message.state == "passive").order_by(Message.id)))
 
+
+def _shown(reply: dict) -> bool:
+    """Something the citizen sees (not only a signal for the gateway such as a handoff)."""
+    return bool(reply.get("text") or reply.get("buttons"))
+
+
+# --- when a person will answer ---------------------------------------------------------------
+
+def _spans(hours) -> list[tuple[time, time]]:
+    return [(time.fromisoformat(a), time.max if b == "24:00" else time.fromisoformat(b))
+            for a, b in hours]
+
+
+def agents_on_duty(hours, now: datetime) -> bool:
+    """Agent hours are on working days, unless the desk is staffed always (AGENT_HOURS=always)."""
+    if hours == ALWAYS:
+        return True
+    local = now.astimezone(CHINA)
+    return is_working_day(local.date()) and any(a <= local.time() < b for a, b in _spans(hours))
+
+
+def agents_back_at(hours, now: datetime) -> datetime:
+    """The next start of agent hours after `now` (on a working day)."""
+    local = now.astimezone(CHINA)
+    for days in range(0, 30):
+        day = local.date() + timedelta(days=days)
+        if not is_working_day(day):
+            continue
+        for begin, _ in _spans(hours):
+            start = datetime.combine(day, begin, CHINA)
+            if start > local:
+                return start
+    return local + timedelta(days=1)
+
+
+def when_back(hours, now: datetime) -> str:
+    """When agents are back, as said to a citizen: 今天14点, 明天8点30分, 12月8日8点30分."""
+    back = agents_back_at(hours, now)
+    local = now.astimezone(CHINA)
+    day = ("今天" if back.date() == local.date() else "明天" if back.date() == local.date() +
+           timedelta(days=1) else f"{back.month}月{back.day}日")
+    return f"{day}{back.hour}点" + (f"{back.minute}分" if back.minute else "")
+
+
+def waiting_text(settings, now: datetime) -> str:
+    t = texts()["waiting"]
+    if agents_on_duty(settings.agent_hours, now):
+        return t["on_duty"].format(minutes=settings.agent_expected_wait_min)
+    return t["off_duty"].format(when=when_back(settings.agent_hours, now))
+
+
+# --- the gateway -----------------------------------------------------------------------------
+
+class Gateway:
+    def __init__(self, sessions, redis, http, settings, outbound=None):
+        self.sf, self.redis, self.http, self.settings = sessions, redis, http, settings
+        self.outbound = outbound  # channels.outbound.Outbound: late replies and notices
+        self._turns: dict[int, asyncio.Task] = {}  # conversation id -> its bot turn loop
+        self._answered: dict[int, asyncio.Event] = {}  # inbound id -> set when handled
+        self._timers: set[asyncio.Task] = set()
+
+    # .. storing ..................................................................................
+
+    async def _conversation(self, s, inc: Incoming) -> Conversation:
+        conv = await s.scalar(select(Conversation).where(Conversation.channel == inc.channel,
+                                                         Conversation.contact_id == inc.contact_id))
+        if conv is None:
+            conv = Conversation(channel=inc.channel, contact_id=inc.contact_id, status="bot",
+                                priority=0, window_sent=0, meta=dict(inc.metadata),
+                                phone=inc.phone)
+            s.add(conv)
+            await s.flush()
+        elif inc.metadata and any(conv.meta.get(k) != v for k, v in inc.metadata.items()):
+            conv.meta = {**conv.meta, **inc.metadata}
+        if inc.phone and conv.phone != inc.phone:
+            conv.phone = inc.phone
+        return conv
+
+    async def _claim_external_id(self, inc: Incoming) -> bool:
+        """True if this request is the first with its channel message id (across processes)."""
+        if not inc.external_id:
+            return True
+        key = f"dedupe:{inc.channel}:{inc.contact_id}:{inc.external_id}"
         try:
-            replies = await send_to_rasa(app_ctx.http, app_ctx.settings.rasa_url, sender, text,
-                                         bot_metadata, app_ctx.settings.rasa_timeout_s)
-        except RasaUnavailable as exc:
-            log.error("bot unavailable for conversation %s: %s", conv_id, exc)
-            # The citizen's message is stored unanswered; a retry with the same id re-runs it.
-            if not crisis_words().search(text):
-                return TurnResult(conv_id, [{"text": texts()["bot_unavailable"]}],
-                                  bot_available=False)
-            # Words of crisis cannot wait for the bot: a person takes over now.
-            async with sf() as s, s.begin():
-                _request_handoff(await s.get(Conversation, conv_id),
-                                 {"reason": "crisis", "summary": texts()["crisis_handoff_summary"],
-                                  "by": "gateway"})
-            return TurnResult(conv_id, [{"text": texts()["bot_unavailable_crisis"]}],
-                              bot_available=False)
+            return bool(await self.redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S))
+        except Exception:  # Redis down: the database's unique key still dedupes
+            log.warning("dedupe check skipped: Redis unavailable", exc_info=True)
+            return True
 
-        async with sf() as s, s.begin():
-            for r in replies:
-                s.add(Message(conversation_id=conv_id, direction="out", author="bot",
-                              reply_to_id=inbound_id, text=r.get("text", ""), payload=r))
-            msg = await s.get(Message, inbound_id)
-            msg.payload = {"answered": True}
-            handoff = next((r["custom"]["handoff"] for r in replies
-                            if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]), None)
+    async def receive(self, inc: Incoming, budget_s: float) -> TurnResult:
+        now = utcnow()
+        deadline = now + timedelta(seconds=budget_s)
+        if not await self._claim_external_id(inc):
+            return await self._duplicate(inc, deadline)
+        try:
+            conv_id, inbound_id, action, replies, status = await self._store(inc, now, deadline)
+        except IntegrityError:  # the same id committed by a concurrent request: one turn
+            return await self._duplicate(inc, deadline)
+        await events.publish(self.redis, "message", conv_id, message_id=inbound_id,
+                             direction="in", author="citizen")
+        if action == "attach":
+            return await self._attach_to_ticket(conv_id, inbound_id, inc)
+        if action != "bot":
+            if action == "held":
+                await events.publish(self.redis, "conversation", conv_id, status=status)
+            return TurnResult(conv_id, inbound_id, replies, status=status)
+        self._ensure_turns(conv_id)
+        return await self.wait_for_replies(conv_id, inbound_id, deadline)
+
+    async def _store(self, inc: Incoming, now: datetime, deadline: datetime):
+        """One transaction: the message is stored, whatever happens next. Returns what to do:
+        `bot` (the bot answers), `held` (for a person), `attach` (to a ticket), `reply` (a text
+        of the gateway's own, or nothing)."""
+        t = texts()
+        async with self.sf() as s, s.begin():
+            conv = await self._conversation(s, inc)
+            conv.last_activity_at = now
+            if inc.channel == "wechat" and inc.kind != "unsubscribe":
+                conv.last_inbound_at, conv.window_sent = now, 0  # a new 48-hour window
+            if conv.status == "resolved":
+                conv.status, conv.assignee = "bot", None  # a new episode starts with the bot
+            state, action, replies = "received", "bot", []
+            crisis = bool(inc.text and crisis_words().search(inc.text))
+            if inc.kind in ("subscribe", "unsubscribe"):
+                conv.unsubscribed_at = now if inc.kind == "unsubscribe" else None
+                said = t["commands"].get(inc.channel, {}).get(inc.kind)
+                state, action, replies = "ignored", "reply", [said] if said and not inc.quiet else []
+            elif inc.kind == "muted":
+                state, action = "ignored", "reply"
+                if crisis:  # nothing may be sent to the number, but a person can call it
+                    self._to_person(conv, "crisis", t["crisis_summary"].format(text=inc.text[:60]), now)
+            elif conv.status in WITH_A_PERSON:
+                state, action = "held", "held"
+                if crisis:  # first in the queue
+                    self._to_person(conv, "crisis", t["crisis_summary"].format(text=inc.text[:60]), now)
+                if not self._told(conv):
+                    replies, conv.waiting_told_at = [waiting_text(self.settings.channels, now)], now
+            elif inc.kind in ("unsupported", "unheard") or not inc.text.strip():
+                state, action = "ignored", "reply"
+                replies = [t["describe_in_words"] if inc.kind == "unsupported" else
+                           t["voice_unheard"] if inc.kind == "unheard" else t["empty"]]
+            elif conv.meta.get("awaiting_reply"):
+                action = "attach"
+            inbound = Message(conversation_id=conv.id, direction="in", author="citizen",
+                              channel=inc.channel, state=state, external_id=inc.external_id,
+                              text=inc.text or "", payload={"kind": inc.kind}, attempts=0,
+                              reply_by=deadline, created_at=now)
+            s.add(inbound)
+            await s.flush()
+            stored = [self._system(s, conv, inbound.id, r, now) for r in replies]
+            await s.flush()
+            _answered_with(inbound, stored)
+            return conv.id, inbound.id, action, [m.payload for m in stored], conv.status
+
+    @staticmethod
+    def _told(conv: Conversation) -> bool:
+        return bool(conv.waiting_told_at and conv.pending_since and
+                    conv.waiting_told_at >= conv.pending_since)
+
+    def _system(self, s, conv: Conversation, reply_to: int | None, text: str, now: datetime) -> Message:
+        """A text of the gateway's own (replies.yml), given back in the webhook's response."""
+        m = Message(conversation_id=conv.id, direction="out", author="system", channel=conv.channel,
+                    state="passive", reply_to_id=reply_to, text=text, payload=_reply(text),
+                    attempts=0, created_at=now)
+        s.add(m)
+        return m
+
+    def _to_person(self, conv: Conversation, reason: str, summary: str | None, now: datetime,
+                   urgent: bool = False) -> None:
+        """Hand the conversation to a person: pending (or, if a person holds it, raise it)."""
+        priority = PRIORITY["crisis"] if reason == "crisis" else \
+            PRIORITY["urgent"] if urgent or reason == "emergency" else PRIORITY["normal"]
+        if conv.status not in WITH_A_PERSON:
+            conv.status, conv.pending_since, conv.assignee = "pending", now, None
+            conv.handoff_reason, conv.handoff_summary = reason, summary
+        elif priority > conv.priority:
+            conv.handoff_reason = reason  # a crisis while waiting: it goes first
+            if summary:
+                conv.handoff_summary = summary
+        conv.priority = max(conv.priority or 0, priority)
+        log.info("conversation %s to a person: %s", conv.id, reason)
+
+    async def request_person(self, channel: str, contact_id: str, reason: str, summary: str) -> int:
+        """A channel hands the conversation to a person itself (a caller pressed 0)."""
+        now = utcnow()
+        async with self.sf() as s, s.begin():
+            conv = await self._conversation(s, Incoming(channel, contact_id, ""))
+            conv.last_activity_at = now
+            self._to_person(conv, reason, summary, now)
+            conv_id, status = conv.id, conv.status
+        await events.publish(self.redis, "conversation", conv_id, status=status, reason=reason)
+        return conv_id
+
+    async def _duplicate(self, inc: Incoming, deadline: datetime) -> TurnResult:
+        """A retry of a message already stored: the same turn, the same answer, never twice."""
+        for _ in range(int(max(deadline - utcnow(), timedelta(0)).total_seconds() / POLL_S) + 1):
+            async with self.sf() as s:
+                conv = await s.scalar(select(Conversation).where(
+                    Conversation.channel == inc.channel, Conversation.contact_id == inc.contact_id))
+                inbound = conv and await s.scalar(select(Message).where(
+                    Message.conversation_id == conv.id, Message.external_id == inc.external_id))
+            if inbound is not None:
+                break
+            await asyncio.sleep(POLL_S)  # the first request has not committed yet
+        else:
+            return TurnResult(0, None, [], duplicate=True, deferred=True)
+        if inbound.state == "received":  # the bot is still on it, or was down: try again
+            self._ensure_turns(conv.id)
+            result = await self.wait_for_replies(conv.id, inbound.id, deadline,
+                                                 seen_attempts=inbound.attempts)
+            result.duplicate = True
+            return result
+        async with self.sf() as s:
+            passive = await _passive_answer(s, inbound)
+        return TurnResult(conv.id, inbound.id, [m.payload or _reply(m.text) for m in passive],
+                          duplicate=True, deferred=not passive, status=conv.status)
+
+    # .. the bot's turns ..........................................................................
+
+    def _ensure_turns(self, conv_id: int) -> None:
+        task = self._turns.get(conv_id)
+        if task is None or task.done():
+            self._turns[conv_id] = asyncio.get_running_loop().create_task(self._turn_loop(conv_id))
+
+    async def _turn_loop(self, conv_id: int) -> None:
+        """Answer the conversation's waiting messages in order, while the bot holds it."""
+        timeout = self.settings.rasa_timeout_s
+        lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=timeout * 2 + 10,
+                               blocking_timeout=timeout * 4)
+        try:
+            async with lock:
+                while await self._answer_next(conv_id):
+                    pass
+        except Exception:
+            log.exception("bot turns of conversation %s failed", conv_id)
+        finally:
+            self._turns.pop(conv_id, None)
+
+    async def _answer_next(self, conv_id: int) -> bool:
+        async with self.sf() as s:
+            conv = await s.get(Conversation, conv_id)
+            msg = await s.scalar(select(Message).where(
+                Message.conversation_id == conv_id, Message.direction == "in",
+                Message.state == "received").order_by(Message.id).limit(1))
+            if msg is None:
+                return False
+            if conv.status != "bot":  # a person took over while it waited: theirs now
+                await self._hold_waiting(conv_id)
+                return False
+            bot_metadata = {**conv.meta, "channel": conv.channel, "conversation_id": conv.id}
+            sender = conv.sender_key
+        try:
+            replies = await send_to_rasa(self.http, self.settings.rasa_url, sender, msg.text,
+                                         bot_metadata, self.settings.rasa_timeout_s)
+        except RasaUnavailable as exc:
+            await self._bot_down(conv_id, msg, exc)
+            return False
+        await self._record_replies(conv_id, msg, replies)
+        return True
+
+    async def _hold_waiting(self, conv_id: int) -> None:
+        async with self.sf() as s, s.begin():
+            await s.execute(update(Message).where(
+                Message.conversation_id == conv_id, Message.direction == "in",
+                Message.state == "received").values(state="held"))
+
+    async def _bot_down(self, conv_id: int, msg: Message, exc: Exception) -> None:
+        """The message stays `received` (a retry, or the next message, tries the bot again);
+        the citizen is told it is kept. Words of crisis cannot wait: a person takes over now."""
+        log.error("bot unavailable for conversation %s: %s", conv_id, exc)
+        t = texts()
+        async with self.sf() as s, s.begin():
+            inbound = await s.get(Message, msg.id)
+            inbound.attempts += 1
+            inbound.detail = f"bot unavailable: {type(exc).__name__}"
+            conv = await s.get(Conversation, conv_id)
+            if crisis_words().search(msg.text or ""):
+                self._to_person(conv, "crisis", t["crisis_bot_down_summary"], utcnow())
+                inbound.state = "held"
+                said = t["bot_unavailable_crisis"]
+            else:
+                said = t["bot_unavailable"]
+            notice = self._ready(conv, inbound, _reply(said), "system")
+            s.add(notice)
+            await s.flush()
+            _answered_with(inbound, [notice])
+        if conv.status in WITH_A_PERSON:
+            await events.publish(self.redis, "conversation", conv_id, status=conv.status)
+        self._wake(msg.id)
+
+    def _ready(self, conv: Conversation, inbound: Message, reply: dict, author: str) -> Message:
+        # Past the webhook's deadline a reply is queued for delivery; a caller's stays ready for
+        # the call's next request (voice: …/wait), since a call cannot be reached later.
+        late = (inbound.reply_by is not None and utcnow() >= inbound.reply_by
+                and conv.channel != "voice")
+        return Message(conversation_id=conv.id, direction="out", author=author, channel=conv.channel,
+                       state="queued" if late else "ready", reply_to_id=inbound.id,
+                       text=reply.get("text", ""), payload=reply, attempts=0,
+                       next_attempt_at=utcnow() if late else None, created_at=utcnow())
+
+    async def _record_replies(self, conv_id: int, msg: Message, replies: list[dict]) -> None:
+        now = utcnow()
+        handoff = next((r["custom"]["handoff"] for r in replies
+                        if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]), None)
+        if not any(_shown(r) for r in replies):
+            log.error("the bot gave no reply to message %s", msg.id)
+            replies = [_reply(texts()["bot_silent"]), *replies]
+        if crisis_words().search(msg.text or ""):  # whatever the bot made of it
+            handoff = {**(handoff or {}), "reason": "crisis",
+                       "summary": (handoff or {}).get("summary")
+                       or texts()["crisis_summary"].format(text=msg.text[:60])}
+        async with self.sf() as s, s.begin():
+            conv = await s.get(Conversation, conv_id)
+            inbound = await s.get(Message, msg.id)
+            inbound.state, inbound.detail = "answered", None
             if handoff is not None:
-                _request_handoff(await s.get(Conversation, conv_id), handoff)
-        return TurnResult(conv_id, replies)
+                self._to_person(conv, handoff.get("reason") or "request_human",
+                                handoff.get("summary"), now, urgent=handoff.get("reason") == "emergency")
+            out = [self._ready(conv, inbound, r, "bot") for r in replies]
+            for m, r in zip(out, replies, strict=True):
+                # The bot's signals (handoff …) are for the gateway; the web API returns them too.
+                if not _shown(r) and conv.channel != "web":
+                    m.state, m.next_attempt_at = "internal", None
+            if conv.status in WITH_A_PERSON and not self._told(conv):
+                out.append(self._ready(conv, inbound, _reply(waiting_text(self.settings.channels, now)),
+                                       "system"))
+                conv.waiting_told_at = now
+            s.add_all(out)
+            await s.flush()
+            _answered_with(inbound, out)
+            status, queued = conv.status, [m.id for m in out if m.state == "queued"]
+        for m in out:
+            if m.state == "internal":
+                continue
+            await events.publish(self.redis, "message", conv_id, message_id=m.id, direction="out",
+                                 author=m.author)
+        if handoff is not None or status in WITH_A_PERSON:
+            await events.publish(self.redis, "conversation", conv_id, status=status)
+        self._wake(msg.id)
+        if queued and self.outbound:
+            self.outbound.kick(queued)
+        elif msg.reply_by is not None:
+            self._after(msg.reply_by, self._late, msg.id)
+
+    def _after(self, when: datetime, fn, *args) -> None:
+        async def later():
+            await asyncio.sleep(max((when - utcnow()).total_seconds(), 0) + LATE_GRACE_S)
+            await fn(*args)
+        task = asyncio.get_running_loop().create_task(later())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _late(self, inbound_id: int) -> None:
+        """The webhook's deadline passed: what it did not take goes out through the outbound path."""
+        ids = await release_late_replies(self.sf, utcnow(), reply_to_id=inbound_id)
+        if ids and self.outbound:
+            self.outbound.kick(ids)
+
+    # .. waiting for the answer .....................................................................
+
+    def _wake(self, inbound_id: int) -> None:
+        event = self._answered.get(inbound_id)
+        if event is not None:
+            event.set()
+
+    async def wait_for_replies(self, conv_id: int, inbound_id: int, deadline: datetime,
+                               seen_attempts: int = 0) -> TurnResult:
+        """The replies to `inbound_id` if the bot gives them before `deadline` (they are then
+        this webhook's to return); else deferred: they will be delivered later. `seen_attempts`
+        is how many times the bot had already failed on it when this wait began."""
+        event = self._answered.setdefault(inbound_id, asyncio.Event())
+        try:
+            while True:
+                left = (deadline - utcnow()).total_seconds()
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=max(min(left, POLL_S), 0.01))
+                except TimeoutError:
+                    pass
+                result = await self._take(conv_id, inbound_id, seen_attempts)
+                if result is not None:
+                    return result
+                if utcnow() >= deadline:
+                    return TurnResult(conv_id, inbound_id, [], deferred=True)
+        finally:
+            self._answered.pop(inbound_id, None)
+
+    async def _take(self, conv_id: int, inbound_id: int, seen_attempts: int) -> TurnResult | None:
+        async with self.sf() as s, s.begin():
+            inbound = await s.get(Message, inbound_id)
+            if inbound.state == "received" and inbound.attempts <= seen_attempts:
+                return None  # the bot has not answered (or failed) yet
+            conv = await s.get(Conversation, conv_id)
+            await s.execute(update(Message).where(Message.reply_to_id == inbound_id,
+                                                  Message.state == "ready")
+                            .values(state="passive", updated_at=utcnow()))
+            # A retry racing the first request gets the same answer (the provider shows one).
+            taken = await _passive_answer(s, inbound)
+            down = inbound.attempts > seen_attempts and inbound.state != "answered"
+            return TurnResult(conv_id, inbound_id, [m.payload or _reply(m.text) for m in taken],
+                              bot_available=not down, deferred=not taken, status=conv.status)
+
+    # .. replies to a ticket's request for information ................................................
+
+    async def _attach_to_ticket(self, conv_id: int, inbound_id: int, inc: Incoming) -> TurnResult:
+        from referral import service as referral  # the referral service layer, inside the app
+
+        async with self.sf() as s:
+            conv = await s.get(Conversation, conv_id)
+            awaiting = dict(conv.meta.get("awaiting_reply") or {})
+        ref = await referral.attach_citizen_reply(self.sf, awaiting.get("reference_no", ""),
+                                                  inc.text, channel=inc.channel,
+                                                  message_id=inbound_id)
+        async with self.sf() as s, s.begin():
+            conv = await s.get(Conversation, conv_id)
+            conv.meta = {k: v for k, v in conv.meta.items() if k != "awaiting_reply"}
+            inbound = await s.get(Message, inbound_id)
+            if ref is None:  # the ticket no longer waits for the citizen: the bot answers
+                inbound.state = "received"
+            else:
+                inbound.state = "attached"
+                inbound.detail = f"attached to {ref}"
+                reply = self._system(s, conv, inbound_id,
+                                     texts()["reply_attached"].format(reference_no=ref), utcnow())
+                await s.flush()
+                _answered_with(inbound, [reply])
+                return TurnResult(conv_id, inbound_id, [reply.payload])
+        self._ensure_turns(conv_id)
+        return await self.wait_for_replies(conv_id, inbound_id,
+                                           utcnow() + timedelta(seconds=self.settings.rasa_timeout_s))
+
+
+async def release_late_replies(sf, now: datetime, reply_to_id: int | None = None) -> list[int]:
+    """Replies left `ready` past their webhook's deadline become `queued` for the outbound path
+    (a voice reply becomes `unspoken`: a call cannot be reached later). Also run by the worker,
+    for a process that stopped between the bot's answer and the deadline."""
+    cond = [Message.state == "ready", Message.direction == "out"]
+    if reply_to_id is not None:
+        cond.append(Message.reply_to_id == reply_to_id)
+    async with sf() as s, s.begin():
+        rows = list(await s.execute(select(Message.id, Message.channel, Message.reply_to_id)
+                                    .where(*cond)))
+        if not rows:
+            return []
+        deadlines = dict((await s.execute(select(Message.id, Message.reply_by).where(
+            Message.id.in_({r.reply_to_id for r in rows})))).all())
+        due = [r for r in rows if deadlines.get(r.reply_to_id) is None
+               or deadlines[r.reply_to_id] + timedelta(seconds=LATE_GRACE_S) <= now]
+        voice = [r.id for r in due if r.channel == "voice"
+                 and deadlines.get(r.reply_to_id) and deadlines[r.reply_to_id] + VOICE_HOLD <= now]
+        late = [r.id for r in due if r.channel != "voice"]
+        if late:
+            await s.execute(update(Message).where(Message.id.in_(late), Message.state == "ready")
+                            .values(state="queued", next_attempt_at=now, updated_at=now))
+        if voice:
+            await s.execute(update(Message).where(Message.id.in_(voice), Message.state == "ready")
+                            .values(state="unspoken", detail="the caller had hung up", updated_at=now))
+    return late
+
+
+# A caller on hold hears a short phrase and Twilio fetches the answer again (<Redirect>); after
+# this long nobody is listening.
+VOICE_HOLD = timedelta(minutes=2)

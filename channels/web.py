@@ -1,16 +1,25 @@
-"""Web chat channel: the chat page and POST /channels/web/messages (also used by tests)."""
+"""Web chat channel: the chat page, `POST /channels/web/messages` (a citizen's turn; also used
+by tests) and `GET /channels/web/messages` (what was sent to the page since: late replies, a
+person's messages, notices). The sender id, made at random by the page, is the key to the
+conversation: only who holds it reads it."""
 
 from __future__ import annotations
 
 from sanic import Blueprint, Request, json
+from sqlalchemy import select, update
 
-from channels.gateway import handle_incoming
+from channels.gateway import Incoming
+from channels.models import Conversation, Message
+from channels.outbound import Outcome
+from hotline.db import utcnow
 from hotline.errors import invalid, read_json
 from hotline.templating import render
 
 bp = Blueprint("channel_web")
 
 MAX_TEXT = 2000
+WEB_SLACK_S = 2.0  # the page waits for the bot's own timeout and a little more
+SHOWN = ("sent", "delivered")
 
 
 def _field(data: dict, name: str, limit: int, required: bool = True) -> str | None:
@@ -34,9 +43,48 @@ async def post_message(request: Request):
     if not isinstance(metadata, dict):
         raise invalid("metadata", "metadata must be an object")
     metadata = {k: v for k, v in metadata.items() if k in ("region",) and isinstance(v, str)}
-    result = await handle_incoming(request.app.ctx, "web", sender, text, message_id, metadata)
-    return json({"conversation_id": result.conversation_id, "replies": result.replies,
-                 "duplicate": result.duplicate}, status=200 if result.bot_available else 503)
+    ctx = request.app.ctx
+    result = await ctx.gateway.receive(Incoming("web", sender, text, message_id, metadata),
+                                       ctx.settings.rasa_timeout_s + WEB_SLACK_S)
+    return json({"conversation_id": result.conversation_id, "message_id": result.inbound_id,
+                 "replies": result.replies, "duplicate": result.duplicate,
+                 "status": result.status, "deferred": result.deferred},
+                status=200 if result.bot_available else 503)
+
+
+@bp.get("/channels/web/messages")
+async def new_messages(request: Request):
+    """Messages sent to this page after `after` (a message id): marked delivered once read."""
+    sender = (request.args.get("sender") or "").strip()
+    if not sender or len(sender) > 128:
+        raise invalid("sender", "sender is required")
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        raise invalid("after", "after must be a message id") from None
+    sf = request.app.ctx.sessions
+    async with sf() as s, s.begin():
+        conv = await s.scalar(select(Conversation).where(Conversation.channel == "web",
+                                                         Conversation.contact_id == sender))
+        if conv is None:
+            return json({"messages": [], "status": "bot"})
+        rows = list(await s.scalars(select(Message).where(
+            Message.conversation_id == conv.id, Message.direction == "out", Message.id > after,
+            Message.state.in_(SHOWN)).order_by(Message.id).limit(100)))
+        fresh = [m.id for m in rows if m.state == "sent"]
+        if fresh:
+            await s.execute(update(Message).where(Message.id.in_(fresh))
+                            .values(state="delivered", updated_at=utcnow()))
+        status = conv.status
+    return json({"status": status, "messages": [
+        {"id": m.id, "author": m.author, "text": m.text,
+         **({"buttons": m.payload["buttons"]} if (m.payload or {}).get("buttons") else {})}
+        for m in rows]})
+
+
+async def send(conv: Conversation, msg: Message) -> Outcome:
+    """The outbound path's web sender: the page fetches it (then it is `delivered`)."""
+    return Outcome("sent", "网页对话：群众打开页面时即可看到")
 
 
 @bp.get("/chat")

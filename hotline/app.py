@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
 from sanic import Sanic
 
+from channels import runtime as channels_runtime
 from hotline import errors
 from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory
@@ -29,21 +31,43 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         app_.ctx.sessions = session_factory(app_.ctx.engine)
         app_.ctx.redis = create_redis(settings.redis_url)
         app_.ctx.http = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
+        app_.ctx.gateway, app_.ctx.outbound = channels_runtime.build(app_.ctx)
+
+    @app.after_server_start
+    async def _embedded_deliveries(app_, _loop=None):
+        # The worker cannot share an in-process Redis substitute: the app delivers itself.
+        app_.ctx.stop_deliveries = asyncio.Event()
+        if settings.embedded:
+            from hotline.worker import delivery_loop
+
+            app_.ctx.deliveries = asyncio.get_running_loop().create_task(
+                delivery_loop(app_.ctx, app_.ctx.stop_deliveries))
+
+    @app.before_server_stop
+    async def _stop_deliveries(app_, _loop=None):
+        app_.ctx.stop_deliveries.set()
+        if getattr(app_.ctx, "deliveries", None) is not None:
+            await app_.ctx.deliveries
 
     @app.after_server_stop
     async def _close_clients(app_, _loop=None):
+        await app_.ctx.outbound.drain()
         await app_.ctx.http.aclose()
         await app_.ctx.redis.aclose()
         await app_.ctx.engine.dispose()
 
+    from channels.sms import bp as sms_bp
+    from channels.voice import bp as voice_bp
     from channels.web import bp as web_bp
+    from channels.wechat import bp as wechat_bp
     from console.views import bp as console_bp
     from hotline.health import bp as health_bp
     from referral.api import bp as referral_bp
     from rules.api import bp as rules_bp
     from rules.policy_api import bp as policy_bp
 
-    for bp in (health_bp, web_bp, referral_bp, rules_bp, policy_bp, console_bp):
+    for bp in (health_bp, web_bp, wechat_bp, sms_bp, voice_bp, referral_bp, rules_bp, policy_bp,
+               console_bp):
         app.blueprint(bp)
     errors.register(app)
     return app

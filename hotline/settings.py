@@ -27,6 +27,97 @@ def _async_database_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL: unsupported database {scheme!r} (use postgresql or sqlite)")
 
 
+ALWAYS = (("00:00", "24:00"),)  # AGENT_HOURS=always: a desk staffed day and night, every day
+
+
+def _hours(spec: str) -> tuple[tuple[str, str], ...]:
+    """"08:30-12:00,13:30-17:30" -> (("08:30", "12:00"), ("13:30", "17:30")); "always"."""
+    if spec.strip().lower() == "always":
+        return ALWAYS
+    spans = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        begin, sep, end = part.partition("-")
+        if not sep or not begin.strip() or not end.strip():
+            raise ValueError(f"AGENT_HOURS: {part!r} is not HH:MM-HH:MM")
+        spans.append((begin.strip(), end.strip()))
+    return tuple(spans)
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """The channel settings of ARCHITECTURE.md §4.3 (names fixed) and a few of our own. A channel
+    whose credentials are unset is disabled: its webhook answers 404."""
+
+    public_base_url: str  # the URL providers call; Twilio signs it
+    wechat_token: str | None = None
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_aes_key: str | None = None  # set: safe mode (encrypt_type=aes)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_original_id: str | None = None  # gh_…: messages to another account are refused
+    wechat_subscribe_template: str | None = None  # 订阅通知 template id, outside the 48 h window
+    wechat_window_h: float = 48
+    wechat_window_quota: int = 5  # customer-service messages per citizen message
+    wechat_passive_budget_s: float = 4.0  # WeChat drops the request after 5 s
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    twilio_budget_s: float = 10.0  # Twilio drops a webhook after 15 s
+    voice_agent_queue: str = "12349-agents"
+    voice_agent_number: str | None = None  # set: <Dial> this number instead of <Enqueue>
+    voice_say_voice: str = "Polly.Zhiyu"
+    voice_say_language: str = "zh-CN"
+    voice_gather_language: str = "cmn-Hans-CN"
+    max_body_bytes: int = 64 * 1024
+    agent_hours: tuple[tuple[str, str], ...] = (("08:30", "17:30"),)  # working days
+    agent_expected_wait_min: int = 10
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token)
+
+    @property
+    def wechat_can_send(self) -> bool:
+        return bool(self.wechat_appid and self.wechat_secret)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return self.twilio_enabled and bool(self.twilio_sms_from)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], services_url: str) -> ChannelSettings:
+        def opt(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        return cls(
+            public_base_url=(opt("PUBLIC_BASE_URL") or services_url).rstrip("/"),
+            wechat_token=opt("WECHAT_TOKEN"), wechat_appid=opt("WECHAT_APPID"),
+            wechat_secret=opt("WECHAT_SECRET"), wechat_aes_key=opt("WECHAT_AES_KEY"),
+            wechat_api_base=(opt("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
+            wechat_original_id=opt("WECHAT_ORIGINAL_ID"),
+            wechat_subscribe_template=opt("WECHAT_SUBSCRIBE_TEMPLATE"),
+            wechat_window_quota=int(env.get("WECHAT_WINDOW_QUOTA", "5")),
+            wechat_passive_budget_s=float(env.get("WECHAT_PASSIVE_BUDGET_S", "4.0")),
+            twilio_account_sid=opt("TWILIO_ACCOUNT_SID"), twilio_auth_token=opt("TWILIO_AUTH_TOKEN"),
+            twilio_sms_from=opt("TWILIO_SMS_FROM"),
+            twilio_api_base=(opt("TWILIO_API_BASE") or cls.twilio_api_base).rstrip("/"),
+            twilio_budget_s=float(env.get("TWILIO_BUDGET_S", "10.0")),
+            voice_agent_queue=opt("VOICE_AGENT_QUEUE") or cls.voice_agent_queue,
+            voice_agent_number=opt("VOICE_AGENT_NUMBER"),
+            voice_say_voice=opt("VOICE_SAY_VOICE") or cls.voice_say_voice,
+            voice_say_language=opt("VOICE_SAY_LANGUAGE") or cls.voice_say_language,
+            voice_gather_language=opt("VOICE_GATHER_LANGUAGE") or cls.voice_gather_language,
+            max_body_bytes=int(env.get("CHANNEL_MAX_BODY_BYTES", str(64 * 1024))),
+            agent_hours=_hours(env.get("AGENT_HOURS", "08:30-17:30")),
+            agent_expected_wait_min=int(env.get("AGENT_EXPECTED_WAIT_MIN", "10")),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -47,6 +138,9 @@ class Settings:
     var_dir: Path
     cookie_secure: bool = False
     seed_demo_users: bool = False
+    channels: ChannelSettings = ChannelSettings(public_base_url="http://127.0.0.1:8000")
+    delivery_interval_s: float = 2.0
+    delivery_max_attempts: int = 8
 
     @property
     def embedded(self) -> bool:
@@ -65,12 +159,13 @@ class Settings:
         rasa_port = int(env.get("RASA_PORT", "5005"))
         actions_port = int(env.get("ACTIONS_PORT", "5055"))
         raw_db = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'hotline.db'}"
+        services_url = env.get("SERVICES_URL", f"http://{host}:{port}").rstrip("/")
         return cls(
             database_url=_async_database_url(raw_db),
             redis_url=env.get("REDIS_URL") or None,
             rasa_url=env.get("RASA_URL", f"http://127.0.0.1:{rasa_port}").rstrip("/"),
             actions_url=env.get("ACTIONS_URL", f"http://127.0.0.1:{actions_port}").rstrip("/"),
-            services_url=env.get("SERVICES_URL", f"http://{host}:{port}").rstrip("/"),
+            services_url=services_url,
             host=host,
             port=port,
             rasa_port=rasa_port,
@@ -84,6 +179,9 @@ class Settings:
             var_dir=var_dir,
             cookie_secure=env.get("COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
             seed_demo_users=env.get("HOTLINE_SEED_DEMO_USERS", "") == "1",
+            channels=ChannelSettings.from_env(env, services_url),
+            delivery_interval_s=float(env.get("DELIVERY_INTERVAL_S", "2")),
+            delivery_max_attempts=int(env.get("DELIVERY_MAX_ATTEMPTS", "8")),
         )
 
     def database_parts(self) -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""Background worker: SLA sweeps (approaching, breached, escalations) and a heartbeat.
+"""Background worker: SLA sweeps (approaching, breached, escalations), the delivery of outbound
+messages (retries, referral notices, bot replies that missed their webhook), and a heartbeat.
 
-Runs as its own process (`python -m hotline worker`); several can run side by side since
-each job is idempotent (an SLA event is recorded once per ticket and clock cycle).
+Runs as its own process (`python -m hotline worker`); several can run side by side: SLA events
+are recorded once per ticket and clock cycle, and each outbound message is claimed before it is
+sent.
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from types import SimpleNamespace
 
+import httpx
+
+from channels import notices
+from channels import runtime as channels_runtime
+from channels.gateway import release_late_replies
+from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory, upsert_insert, utcnow
 from hotline.models import WorkerHeartbeat
 from hotline.settings import Settings
@@ -25,37 +34,79 @@ async def _heartbeat(sf, result: str) -> None:
         now = utcnow()
         await s.execute(
             insert(WorkerHeartbeat)
-            .values(name="worker", beat_at=now, last_result=result)
+            .values(name="worker", beat_at=now, last_result=result[:255])
             .on_conflict_do_update(index_elements=["name"],
-                                   set_={"beat_at": now, "last_result": result})
+                                   set_={"beat_at": now, "last_result": result[:255]})
         )
 
 
-async def run_once(sf) -> str:
-    counts = await sweep_sla(sf, utcnow())
+def _summary(counts: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "no changes"
+
+
+async def run_once(sf) -> str:
+    return _summary(await sweep_sla(sf, utcnow()))
+
+
+async def deliver_once(ctx) -> dict[str, int]:
+    """Notices handed over, replies past their deadline released, due messages sent."""
+    counts = {"notices_handed": await notices.relay(ctx.outbound)}
+    ctx.outbound.kick(await release_late_replies(ctx.sessions, utcnow()))
+    await ctx.outbound.drain()
+    for state, n in (await ctx.outbound.deliver_due()).items():
+        counts[f"delivery_{state}"] = n
+    return counts
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def delivery_loop(ctx, stop: asyncio.Event) -> None:
+    """Runs in the worker; with the embedded default (an in-process Redis substitute that the
+    worker cannot share) in the app instead."""
+    while not stop.is_set():
+        try:
+            counts = await deliver_once(ctx)
+            if any(counts.values()):
+                log.info("deliveries: %s", _summary(counts))
+        except Exception:  # one failed sweep must not stop the next
+            log.exception("delivery sweep failed")
+        await _pause(stop, ctx.settings.delivery_interval_s)
+
+
+async def sla_loop(sf, settings: Settings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await _heartbeat(sf, await run_once(sf))
+        except Exception:
+            log.exception("worker sweep failed")
+        await _pause(stop, settings.worker_interval_s)
 
 
 async def run_forever(settings: Settings) -> None:
     calendar()  # a bad calendar file stops the worker at start, naming the file
     engine = create_engine(settings.database_url)
-    sf = session_factory(engine)
+    ctx = SimpleNamespace(settings=settings, sessions=session_factory(engine),
+                          redis=create_redis(settings.redis_url), http=httpx.AsyncClient(timeout=15))
+    ctx.gateway, ctx.outbound = channels_runtime.build(ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started, interval %.0f s", settings.worker_interval_s)
+    jobs = [sla_loop(ctx.sessions, settings, stop)]
+    if not settings.embedded:
+        jobs.append(delivery_loop(ctx, stop))
+    log.info("worker started: SLA every %.0f s%s", settings.worker_interval_s,
+             "" if settings.embedded else f", deliveries every {settings.delivery_interval_s:.1f} s")
     try:
-        while not stop.is_set():
-            try:
-                result = await run_once(sf)
-                await _heartbeat(sf, result)
-            except Exception:  # one failed sweep must not stop the next
-                log.exception("worker sweep failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=settings.worker_interval_s)
-            except TimeoutError:
-                pass
+        await asyncio.gather(*jobs)
     finally:
+        await ctx.outbound.drain()
+        await ctx.http.aclose()
+        await ctx.redis.aclose()
         await engine.dispose()
         log.info("worker stopped")

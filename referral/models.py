@@ -47,7 +47,7 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")
     assignee: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
-    conversation_id: Mapped[str | None] = mapped_column(String(128))
+    conversation_id: Mapped[str | None] = mapped_column(String(128), index=True)
     result: Mapped[str | None] = mapped_column(Text)
     sla_policy: Mapped[str] = mapped_column(String(64), default="default")
     sla_cycle: Mapped[int] = mapped_column(Integer, default=0)  # a transfer restarts the clocks
@@ -64,6 +64,8 @@ class Ticket(Base):
     first_response_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The latest notice to the citizen could not be delivered (the clerk must reach them).
+    notice_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -138,7 +140,9 @@ class AuditEntry(Base):
 
 
 class OutboxMessage(Base):
-    """A message to the citizen, written with the change that causes it; channels deliver it."""
+    """A notice to the citizen (a named template and its placeholders), written with the change
+    that causes it. The worker hands it to the channels' outbound path and records here what
+    became of it, so the clerk sees a notice that could not be delivered."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
@@ -146,12 +150,17 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(96), unique=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # accepted | waiting_citizen | resolved
+    kind: Mapped[str] = mapped_column(String(32))  # the template: accepted | waiting_citizen | resolved
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # the template's placeholders
     channel: Mapped[str] = mapped_column(String(16))
     conversation_id: Mapped[str | None] = mapped_column(String(128))
     phone: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    text: Mapped[str] = mapped_column(Text)  # the template rendered, for free-text channels
+    # pending (not handed over yet) -> handed (a channel message exists) -> sent | failed |
+    # suppressed (the citizen opted out); `detail` says which path it took and why.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message_id: Mapped[int | None] = mapped_column(Integer)  # channels' message that carries it
+    detail: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -136,6 +136,7 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "first_response_due": iso_local(t.first_response_due), "resolution_due": iso_local(t.resolution_due),
         "due_in_s": due_in_s,
         "breached": t.status in OPEN_STATUSES and due_in_s < 0,
+        "notice_failed": t.notice_failed_at is not None,
         "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
 
@@ -302,7 +303,7 @@ async def _detail(s: AsyncSession, t: Ticket) -> dict:
                                   .order_by(TicketEvent.id)))
     sla_events = list(await s.scalars(select(SlaEvent).where(SlaEvent.ticket_id == t.id)
                                       .order_by(SlaEvent.id)))
-    return detail_view(t, events, sla_events, utcnow())
+    return {**detail_view(t, events, sla_events, utcnow()), "notices": await _notices(s, t)}
 
 
 async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, *,
@@ -318,12 +319,89 @@ async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, 
 # --- staff: changing ----------------------------------------------------------------------------
 
 def _queue_notification(s: AsyncSession, t: Ticket, kind: str, now: datetime, **fields) -> None:
-    text = _notification_texts()[kind].format(
-        reference_no=t.reference_no, department_name=domain.department_name(t.department), **fields)
+    """A notice is a named template and its placeholders (an SMS provider on the mainland sends
+    only approved templates); the rendered text serves the free-text channels."""
+    params = {"reference_no": t.reference_no,
+              "department_name": domain.department_name(t.department), **fields}
     s.add(OutboxMessage(
-        dedupe_key=f"{t.reference_no}:{kind}:{now.isoformat()}", ticket_id=t.id,
-        kind=kind, channel=t.channel, conversation_id=t.conversation_id, phone=t.citizen_phone,
-        text=text, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+        dedupe_key=f"{t.reference_no}:{kind}:{now.isoformat()}", ticket_id=t.id, kind=kind,
+        params=params, channel=t.channel, conversation_id=t.conversation_id, phone=t.citizen_phone,
+        text=_notification_texts()[kind].format(**params), status="pending", attempts=0,
+        next_attempt_at=now, created_at=now))
+
+
+# --- notices to the citizen (the worker hands them to channels.notices) ----------------------
+
+async def pending_notifications(sf: async_sessionmaker, limit: int = 50) -> list[dict]:
+    async with sf() as s:
+        rows = (await s.execute(
+            select(OutboxMessage, Ticket.reference_no).join(Ticket, Ticket.id == OutboxMessage.ticket_id)
+            .where(OutboxMessage.status == "pending").order_by(OutboxMessage.id).limit(limit))).all()
+    return [{"id": o.id, "kind": o.kind, "params": o.params or {}, "text": o.text,
+             "channel": o.channel, "conversation_id": o.conversation_id, "phone": o.phone,
+             "reference_no": ref} for o, ref in rows]
+
+
+async def notification_handed(sf: async_sessionmaker, outbox_id: int, message_id: int) -> None:
+    async with sf() as s, s.begin():
+        await s.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id,
+                                                    OutboxMessage.status == "pending")
+                        .values(status="handed", message_id=message_id))
+
+
+NOTICE_REACHED = ("sent", "delivered", "passive")
+
+
+async def notification_result(sf: async_sessionmaker, outbox_id: int, state: str, detail: str) -> None:
+    """What became of a notice: on the ticket's history, and a failed one flags the ticket for
+    the clerk (the citizen must be reached another way)."""
+    now = utcnow()
+    reached = state in NOTICE_REACHED
+    async with sf() as s, s.begin():
+        row = await s.get(OutboxMessage, outbox_id)
+        if row is None or row.status in ("sent", "failed", "suppressed"):
+            return  # reported already
+        row.status, row.detail = ("sent" if reached else state), detail[:1000] or None
+        row.sent_at = now if reached else None
+        t = await s.get(Ticket, row.ticket_id)
+        latest = await s.scalar(select(func.max(OutboxMessage.id))
+                                .where(OutboxMessage.ticket_id == t.id))
+        if latest == row.id:  # only the newest notice says whether the citizen can be reached
+            t.notice_failed_at = None if reached else now
+        s.add(TicketEvent(ticket_id=t.id, actor="system:notice", kind="notice", created_at=now,
+                          data={"notice": row.kind, "state": row.status, "detail": row.detail}))
+
+
+async def attach_citizen_reply(sf: async_sessionmaker, reference_no: str, text: str, *,
+                               channel: str, message_id: int | None = None) -> str | None:
+    """The citizen answered a request for information on their channel: the answer goes on the
+    ticket and its clock resumes. None when the ticket no longer waits for them."""
+    now = utcnow()
+    async with sf() as s, s.begin():
+        stmt = select(Ticket).where(Ticket.reference_no == reference_no)
+        if s.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        t = await s.scalar(stmt)
+        if t is None or t.status != "waiting_citizen":
+            return None
+        t.status = domain.next_status("resume", t.status)
+        _unpause(t, now)
+        t.updated_at = now
+        actor = f"citizen:{channel}"
+        s.add(TicketEvent(ticket_id=t.id, actor=actor, kind="citizen_reply", created_at=now,
+                          data={"from": "waiting_citizen", "to": t.status, "text": text[:2000],
+                                "message_id": message_id}))
+        s.add(AuditEntry(actor=actor, action="citizen_reply", ticket_id=t.id, created_at=now,
+                         detail={"reference_no": reference_no, "from": "waiting_citizen",
+                                 "to": t.status}))
+        return t.reference_no
+
+
+async def _notices(s: AsyncSession, t: Ticket) -> list[dict]:
+    rows = await s.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id == t.id)
+                           .order_by(OutboxMessage.id))
+    return [{"kind": o.kind, "status": o.status, "detail": o.detail, "text": o.text,
+             "at": iso_local(o.sent_at or o.created_at)} for o in rows]
 
 
 async def _change(sf: async_sessionmaker, viewer: Viewer, reference_no: str, action: str | None,

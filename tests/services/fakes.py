@@ -14,6 +14,7 @@ class FakeRasa:
         self.received: list[dict] = []
         self.fail = False
         self.delay_s = 0.0
+        self.reply_text: str | None = None  # answer every message with this
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.parse_result: dict = {"intent": {"name": "ask_policy", "confidence": 0.9},
@@ -31,6 +32,8 @@ class FakeRasa:
                 {"recipient_id": body["sender"], "text": "正在为您转接人工"},
                 {"recipient_id": body["sender"],
                  "custom": {"handoff": {"reason": "request_human", "summary": "想找真人"}}}])
+        if self.reply_text:
+            return web.json_response([{"recipient_id": body["sender"], "text": self.reply_text}])
         return web.json_response([
             {"recipient_id": body["sender"], "text": f"收到：{body['message']}"},
             {"recipient_id": body["sender"], "custom": {"echo_metadata": body.get("metadata")}},
@@ -61,3 +64,100 @@ class FakeRasa:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+class _FakeServer:
+    """An aiohttp app on a free port of 127.0.0.1."""
+
+    def __init__(self):
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self):
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+class FakeWeChat(_FakeServer):
+    """The official-account API: stable_token, customer-service and subscription messages.
+    `script` holds errcodes to answer the next sends with (0 = ok); `invalid` tokens get 40001."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[dict] = []  # customer-service messages, as sent
+        self.notices: list[dict] = []  # subscription notices
+        self.token_calls: list[dict] = []
+        self.script: list[int] = []
+        self.invalid: set[str] = set()
+        self.down = False
+        self._n = 0
+
+    def routes(self, app):
+        app.router.add_post("/cgi-bin/stable_token", self._token)
+        app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        app.router.add_post("/cgi-bin/message/subscribe/bizsend", self._notice)
+
+    async def _token(self, request):
+        body = await request.json()
+        self.token_calls.append(body)
+        self._n += 1
+        return web.json_response({"access_token": f"tok-{self._n}", "expires_in": 7200})
+
+    def _answer(self, request, record: list, body: dict):
+        if self.down:
+            return web.Response(status=502, text="bad gateway")
+        token = request.query.get("access_token", "")
+        if token in self.invalid:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        code = self.script.pop(0) if self.script else 0
+        if code == 0:
+            record.append({**body, "access_token": token})
+        return web.json_response({"errcode": code, "errmsg": "ok" if code == 0 else "scripted"})
+
+    async def _send(self, request):
+        return self._answer(request, self.sent, await request.json())
+
+    async def _notice(self, request):
+        return self._answer(request, self.notices, await request.json())
+
+
+class FakeTwilio(_FakeServer):
+    """Twilio's Messages API. `script`: (status, code) to answer the next sends with."""
+
+    def __init__(self, account_sid: str, auth_token: str):
+        super().__init__()
+        self.account_sid, self.auth_token = account_sid, auth_token
+        self.sent: list[dict] = []
+        self.script: list[tuple[int, int | None]] = []
+        self._n = 0
+
+    def routes(self, app):
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._messages)
+
+    async def _messages(self, request):
+        import base64
+
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != expected or request.match_info["sid"] != self.account_sid:
+            return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
+        form = dict(await request.post())
+        status, code = self.script.pop(0) if self.script else (201, None)
+        if status >= 300:
+            return web.json_response({"code": code, "message": "scripted failure", "status": status},
+                                     status=status)
+        self._n += 1
+        sid = f"SM{self._n:032d}"
+        self.sent.append({**form, "sid": sid})
+        return web.json_response({"sid": sid, "status": "queued"}, status=201)

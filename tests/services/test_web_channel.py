@@ -60,7 +60,7 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa
     assert "已收到" in r.json()["replies"][0]["text"]
     async with sessions() as s:
         stored = await s.scalar(select(Message).where(Message.external_id == body["message_id"]))
-    assert stored.text == body["text"] and stored.payload == {"answered": False}
+    assert stored.text == body["text"] and stored.state == "received"  # kept, unanswered
     again = await rasa_client.post("/channels/web/messages", json=body)
     assert again.status_code == 200 and again.json()["replies"][0]["text"].startswith("收到")
     async with sessions() as s:
@@ -78,12 +78,15 @@ async def test_bot_down_still_hands_a_crisis_to_a_person(rasa_client, rasa, sess
     async with sessions() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
         stored = await s.scalar(select(Message).where(Message.external_id == body["message_id"]))
-    assert conv.status == "handoff"
-    assert conv.meta["handoff"]["reason"] == "crisis" and conv.meta["handoff"]["by"] == "gateway"
-    # Nothing is lost: once the bot is back, a retry of the same message still reaches it.
-    assert stored.payload == {"answered": False}
+    assert (conv.status, conv.handoff_reason, conv.priority) == ("pending", "crisis", 2)
+    assert stored.state == "held" and stored.text == text  # kept for the person
+    # A retry is the same turn: the same answer, and still nothing for the bot (a person has it).
+    sent = len(rasa.received)
     again = await rasa_client.post("/channels/web/messages", json=body)
-    assert again.status_code == 200 and rasa.received[-1]["message"] == text
+    assert again.json()["duplicate"] and again.json()["replies"][0]["text"] == reply
+    later = await rasa_client.post("/channels/web/messages", json=msg("喂 有人吗", sender=body["sender"]))
+    assert later.status_code == 200 and later.json()["status"] == "pending"
+    assert len(rasa.received) == sent  # the bot is sent nothing while a person has it
 
 
 @pytest.mark.parametrize("body,field", [
@@ -110,5 +113,8 @@ async def test_handoff_signal_is_recorded_on_the_conversation(rasa_client, sessi
     assert r.json()["replies"][1]["custom"]["handoff"]["reason"] == "request_human"
     async with sessions() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.contact_id == body["sender"]))
-    assert conv.status == "handoff"
-    assert conv.meta["handoff"]["summary"] == "想找真人"
+    assert (conv.status, conv.handoff_reason, conv.handoff_summary) == \
+        ("pending", "request_human", "想找真人")
+    # the citizen is told once how long the wait is, with the bot's own words
+    texts = [x.get("text", "") for x in r.json()["replies"]]
+    assert texts[0] == "正在为您转接人工" and "工作人员" in texts[-1]

@@ -1,0 +1,30 @@
+"""What happens in conversations, as a stream the agents' desk follows: a new message, a
+delivery state, a conversation changing state. A Redis stream rather than plain pub/sub, so a
+page that reconnects resumes from the last event id it saw and loses nothing, whichever app
+process serves it."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+log = logging.getLogger(__name__)
+
+STREAM = "events:conversations"
+KEEP = 20_000  # about a day of a busy hotline; a page away longer reloads instead
+
+
+async def publish(redis, kind: str, conversation_id: int, **data) -> None:
+    """Best effort: the database is the record; a lost event only delays a screen."""
+    try:
+        await redis.xadd(STREAM, {"kind": kind, "conversation_id": str(conversation_id),
+                                  "data": json.dumps(data, ensure_ascii=False, default=str)},
+                         maxlen=KEEP, approximate=True)
+    except Exception:  # Redis down must not fail a citizen's turn
+        log.warning("could not publish %s for conversation %s", kind, conversation_id,
+                    exc_info=True)
+
+
+def decode(entry_id: str, fields: dict) -> dict:
+    return {"id": entry_id, "kind": fields["kind"], "conversation_id": int(fields["conversation_id"]),
+            **json.loads(fields.get("data") or "{}")}

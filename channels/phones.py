@@ -1,0 +1,29 @@
+"""Phone numbers as providers want them (E.164), from the ways citizens and clerks write them."""
+
+from __future__ import annotations
+
+import re
+
+
+def e164(phone: str | None) -> str | None:
+    """'138 0000 1234', '+86-138-0000-1234', '8613800001234' -> '+8613800001234'; a number
+    already in E.164 (another country's, a test number) is kept; None when it is no number."""
+    if not phone:
+        return None
+    raw = phone.strip()
+    digits = re.sub(r"\D", "", raw)
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "+86" + digits
+    if re.fullmatch(r"861[3-9]\d{9}", digits):
+        return "+" + digits
+    if raw.startswith("+") and 8 <= len(digits) <= 15:
+        return "+" + digits
+    return None
+
+
+def phone_of(conv, msg) -> str | None:
+    """The number that reaches the citizen of a conversation by SMS, for a message to them: the
+    caller's or texter's own, else the one on the message (a ticket's), else one they gave."""
+    if conv.channel in ("sms", "voice") and e164(conv.contact_id):
+        return conv.contact_id
+    return e164((msg.payload or {}).get("phone")) or e164(conv.phone)
