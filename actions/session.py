@@ -1,4 +1,5 @@
-"""Session start: carry the channel's preset region (metadata) into the `region` slot."""
+"""Session start: carry what the channel knows (metadata) into the slots: the preset region,
+and the number of a citizen who texts or calls (the help form need not ask for it)."""
 
 from typing import Any, Dict, List, Text
 
@@ -6,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.parsing import parse_mobile
 from actions.regions import normalise_region
 
 
@@ -24,5 +26,8 @@ class ActionSessionStart(Action):
         region = normalise_region(metadata.get("region"))
         if region:
             events.append(SlotSet("region", region))
+        phone = parse_mobile(metadata.get("phone"))
+        if phone and not tracker.get_slot("phone"):
+            events.append(SlotSet("phone", phone))
         events.append(ActionExecuted("action_listen"))
         return events

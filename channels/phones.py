@@ -21,6 +21,19 @@ def e164(phone: str | None) -> str | None:
     return None
 
 
+def national(phone: str | None) -> str | None:
+    """'+8613800001234' -> '13800001234' (as the bot and the tickets write a mainland mobile)."""
+    number = e164(phone)
+    return number[3:] if number and number.startswith("+861") else None
+
+
+def known_to_bot(phone: str | None) -> dict:
+    """Metadata for the bot: the number a citizen texts or calls from (the help form then does
+    not ask for it)."""
+    number = national(phone)
+    return {"phone": number} if number else {}
+
+
 def phone_of(conv, msg) -> str | None:
     """The number that reaches the citizen of a conversation by SMS, for a message to them: the
     caller's or texter's own, else the one on the message (a ticket's), else one they gave."""

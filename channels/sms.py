@@ -23,7 +23,7 @@ from channels.formatting import plain, sms_parts
 from channels.gateway import Incoming
 from channels.models import Conversation, Message, SmsOptOut
 from channels.outbound import Outcome
-from channels.phones import e164, phone_of
+from channels.phones import e164, known_to_bot, phone_of
 from channels.webhooks import body_guard, need
 from hotline.db import upsert_insert, utcnow
 from hotline.errors import ApiError
@@ -144,7 +144,7 @@ async def inbound(request: Request):
         await record_opt_in(ctx.sessions, sender_phone)
     result = await ctx.gateway.receive(
         Incoming("sms", sender_phone, text, external_id=sid, kind=kind, phone=sender_phone,
-                 quiet=quiet), settings.twilio_budget_s)
+                 metadata=known_to_bot(sender_phone), quiet=quiet), settings.twilio_budget_s)
     return _twiml(result.replies)
 
 

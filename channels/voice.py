@@ -26,7 +26,7 @@ from channels.formatting import plain, spoken
 from channels.gateway import Incoming, agents_on_duty, texts, when_back
 from channels.models import WITH_A_PERSON, Conversation, Message
 from channels.outbound import Outcome
-from channels.phones import e164
+from channels.phones import e164, known_to_bot
 from channels.webhooks import body_guard, need
 from hotline.db import utcnow
 from hotline.errors import ApiError
@@ -189,7 +189,8 @@ async def gathered(request: Request):
         text = _voice()["menu_choices"][digits]  # the keypad menu, in the bot's words
     result = await ctx.gateway.receive(
         Incoming("voice", caller, text, external_id=f"{call_sid}:{turn}",
-                 metadata={"call_sid": call_sid}, phone=e164(form.get("From"))),
+                 metadata={"call_sid": call_sid, **known_to_bot(form.get("From"))},
+                 phone=e164(form.get("From"))),
         settings.twilio_budget_s)
     return await _answer(request, caller, result, turn)
 

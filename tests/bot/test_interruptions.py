@@ -84,3 +84,12 @@ async def test_session_start_takes_the_channel_region():
     t = make_tracker({"session_started_metadata": {"region": "110000"}})
     events = await ActionSessionStart().run(CollectingDispatcher(), t, DOMAIN)
     assert not any(e.get("name") == "region" for e in events)
+
+
+async def test_session_start_takes_the_number_a_citizen_texts_or_calls_from():
+    t = make_tracker({"session_started_metadata": {"channel": "sms", "phone": "13800001234"}})
+    events = await ActionSessionStart().run(CollectingDispatcher(), t, DOMAIN)
+    assert {"event": "slot", "timestamp": None, "name": "phone", "value": "13800001234"} in events
+    t = make_tracker({"session_started_metadata": {"channel": "wechat", "phone": "not a number"}})
+    events = await ActionSessionStart().run(CollectingDispatcher(), t, DOMAIN)
+    assert not [e for e in events if e.get("name") == "phone"]

@@ -5,6 +5,7 @@ Ctrl-C (SIGINT); `say`/`turn` talk to it as a citizen on the web channel."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -24,12 +25,13 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="module")
-async def stack(settings, tmp_path_factory):
+@contextlib.asynccontextmanager
+async def running_stack(settings, tmp_path_factory, extra_env: dict | None = None):
+    """`python -m hotline stack` on free ports against the test database; stopped with SIGINT."""
     ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
            "DATABASE_URL": settings.database_url, "HOTLINE_VAR_DIR": str(settings.var_dir),
-           "WORKER_INTERVAL_S": "2", "LOG_LEVEL": "INFO"}
+           "WORKER_INTERVAL_S": "2", "LOG_LEVEL": "INFO", **(extra_env or {})}
     env.pop("RASA_URL", None), env.pop("ACTIONS_URL", None), env.pop("SERVICES_URL", None)
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
@@ -57,6 +59,12 @@ async def stack(settings, tmp_path_factory):
             except TimeoutError:
                 proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+async def stack(settings, tmp_path_factory):
+    async with running_stack(settings, tmp_path_factory) as running:
+        yield running
 
 
 async def turn(http, sender, text, region=None) -> list[dict]:

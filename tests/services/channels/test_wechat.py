@@ -204,7 +204,8 @@ async def test_voice_messages_use_wechats_recognition(app):
     r = await post_wechat(app["http"], wechat_text(oid, "", msg_type="voice", extra=voice))
     assert read_reply(r.text)["Content"] == "收到：我想问一下低保"
     before = len(app["rasa"].received)
-    silent = "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format><Recognition><![CDATA[]]></Recognition>"
+    silent = ("<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>"
+              "<Recognition><![CDATA[]]></Recognition>")
     r = await post_wechat(app["http"], wechat_text(oid, "", msg_type="voice", extra=silent))
     assert "没听清" in read_reply(r.text)["Content"] and len(app["rasa"].received) == before
 
