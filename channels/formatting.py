@@ -20,11 +20,13 @@ _CLAUSE_END = "，,、：:）)」』"
 _ATOM = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-.]*[0-9A-Za-z]|[0-9A-Za-z]|.", re.S)
 
 
-def plain(reply: dict) -> str:
-    """A bot reply as text: buttons become the words to answer with."""
+def plain(reply: dict, spoken: bool = False) -> str:
+    """A bot reply as text: buttons become the words to answer with (said aloud on the phone)."""
     text = (reply.get("text") or "").strip()
     titles = [b.get("title", "").strip() for b in reply.get("buttons") or [] if b.get("title")]
-    if titles:
+    if titles and spoken:
+        text = f"{text}您可以说：{'、'.join(titles)}。"
+    elif titles:
         text = f"{text}（可回复：{' / '.join(titles)}）" if text else " / ".join(titles)
     return text
 

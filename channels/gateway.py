@@ -164,6 +164,7 @@ class Gateway:
         self.sf, self.redis, self.http, self.settings = sessions, redis, http, settings
         self.outbound = outbound  # channels.outbound.Outbound: late replies and notices
         self._turns: dict[int, asyncio.Task] = {}  # conversation id -> its bot turn loop
+        self._again: set[int] = set()  # conversations with a message stored since their loop looked
         self._answered: dict[int, asyncio.Event] = {}  # inbound id -> set when handled
         self._timers: set[asyncio.Task] = set()
 
@@ -326,19 +327,25 @@ class Gateway:
     # .. the bot's turns ..........................................................................
 
     def _ensure_turns(self, conv_id: int) -> None:
+        """A turn loop for the conversation, unless one runs; either way it will look again (a
+        message stored just as a loop found nothing left is not missed)."""
+        self._again.add(conv_id)
         task = self._turns.get(conv_id)
         if task is None or task.done():
             self._turns[conv_id] = asyncio.get_running_loop().create_task(self._turn_loop(conv_id))
 
     async def _turn_loop(self, conv_id: int) -> None:
-        """Answer the conversation's waiting messages in order, while the bot holds it."""
+        """Answer the conversation's waiting messages in order, while the bot holds it. The Redis
+        lock keeps other processes' loops for the same conversation out meanwhile."""
         timeout = self.settings.rasa_timeout_s
-        lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=timeout * 2 + 10,
-                               blocking_timeout=timeout * 4)
         try:
-            async with lock:
-                while await self._answer_next(conv_id):
-                    pass
+            while conv_id in self._again:
+                self._again.discard(conv_id)
+                lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=timeout * 2 + 10,
+                                       blocking_timeout=timeout * 4)
+                async with lock:
+                    while await self._answer_next(conv_id):
+                        pass
         except Exception:
             log.exception("bot turns of conversation %s failed", conv_id)
         finally:
@@ -367,10 +374,13 @@ class Gateway:
         return True
 
     async def _hold_waiting(self, conv_id: int) -> None:
+        """Messages that waited for the bot while a person took over are theirs now."""
         async with self.sf() as s, s.begin():
-            await s.execute(update(Message).where(
+            held = list(await s.scalars(update(Message).where(
                 Message.conversation_id == conv_id, Message.direction == "in",
-                Message.state == "received").values(state="held"))
+                Message.state == "received").values(state="held").returning(Message.id)))
+        for message_id in held:
+            self._wake(message_id)
 
     async def _bot_down(self, conv_id: int, msg: Message, exc: Exception) -> None:
         """The message stays `received` (a retry, or the next message, tries the bot again);

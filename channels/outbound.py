@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from channels import events
 from channels.models import Conversation, Message
@@ -139,19 +140,45 @@ class Outbound:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _claim(self, message_id: int, now: datetime) -> Message | None:
+        """Ours to send now: due, not being sent by another worker, and no earlier message of
+        the conversation still waiting (a citizen reads them in the order they were written)."""
+        earlier = aliased(Message)
+        waiting_before = (select(earlier.id).where(
+            earlier.conversation_id == Message.conversation_id, earlier.direction == "out",
+            earlier.id < Message.id, earlier.state.in_(("queued", "sending"))).exists())
         async with self.sf() as s, s.begin():
             return await s.scalar(
                 update(Message).where(
                     Message.id == message_id, Message.direction == "out",
                     or_(Message.state == "queued",
                         (Message.state == "sending") & (Message.lease_until < now)),
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                    ~waiting_before)
                 .values(state="sending", lease_until=now + LEASE, attempts=Message.attempts + 1,
                         updated_at=now)
                 .returning(Message))
 
     async def deliver(self, message_id: int) -> str | None:
-        """One delivery attempt of a due message; returns its new state (None: not ours now)."""
+        """One delivery attempt of a due message, then of the conversation's next one if it
+        waited behind it; returns the first one's new state (None: not ours now)."""
+        state = await self._deliver_one(message_id)
+        follow = message_id
+        while state in ("sent", "delivered", "failed", "suppressed") and \
+                (follow := await self._next_in_line(follow)) is not None:
+            if await self._deliver_one(follow) is None:
+                break
+        return state
+
+    async def _next_in_line(self, message_id: int) -> int | None:
+        async with self.sf() as s:
+            conv_id = await s.scalar(select(Message.conversation_id).where(Message.id == message_id))
+            return await s.scalar(select(Message.id).where(
+                Message.conversation_id == conv_id, Message.direction == "out",
+                Message.id > message_id, Message.state == "queued",
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= utcnow()))
+                .order_by(Message.id).limit(1))
+
+    async def _deliver_one(self, message_id: int) -> str | None:
         now = utcnow()
         msg = await self._claim(message_id, now)
         if msg is None:

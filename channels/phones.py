@@ -12,11 +12,11 @@ def e164(phone: str | None) -> str | None:
         return None
     raw = phone.strip()
     digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):  # already international: +86 … or another country's
+        return "+" + digits if 8 <= len(digits) <= 15 else None
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return "+86" + digits
     if re.fullmatch(r"861[3-9]\d{9}", digits):
-        return "+" + digits
-    if raw.startswith("+") and 8 <= len(digits) <= 15:
         return "+" + digits
     return None
 

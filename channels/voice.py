@@ -121,7 +121,7 @@ async def _summary(sf, caller: str, reason: str) -> str:
 
 def _speak_replies(twiml, settings, replies: list[dict], turn: int) -> None:
     for r in replies:
-        _say(twiml, settings, plain(r))
+        _say(twiml, settings, plain(r, spoken=True))
     _gather(twiml, settings, turn)
 
 
@@ -130,7 +130,7 @@ async def _answer(request: Request, caller: str, result, turn: int) -> response.
     twiml = VoiceResponse()
     if result.status in WITH_A_PERSON:  # 转人工 said to the bot, a crisis, a complaint …
         for r in result.replies:
-            _say(twiml, settings, plain(r))
+            _say(twiml, settings, plain(r, spoken=True))
         return await _transfer(request, caller, "voice", twiml)
     if result.deferred:  # the bot is slow: a hold phrase, then Twilio comes back for the answer
         _say(twiml, settings, _voice()["hold"])
@@ -139,7 +139,7 @@ async def _answer(request: Request, caller: str, result, turn: int) -> response.
     if not result.bot_available:
         return await _transfer(request, caller, "bot_down", twiml)
     for r in result.replies:
-        _say(twiml, settings, plain(r))
+        _say(twiml, settings, plain(r, spoken=True))
     _gather(twiml, settings, turn + 1)
     return _xml(twiml)
 
