@@ -168,7 +168,8 @@ async def test_a_caller_asks_a_policy_question_then_presses_0(stack, http, sessi
     assert ET.fromstring(r.text).find("Gather") is not None  # noqa: S314
 
     async def speak(text: str | None = None, digits: str | None = None, turn: int = 0) -> str:
-        params = {**call, **({"SpeechResult": text} if text else {}), **({"Digits": digits} if digits else {})}
+        params = {**call, **({"SpeechResult": text} if text else {}),
+                  **({"Digits": digits} if digits else {})}
         r = await post_twilio(http, f"/channels/voice/twilio/gather?t={turn}&r=0", params)
         for _ in range(5):  # the bot slower than Twilio's limit: the hold phrase, then …/wait
             root = ET.fromstring(r.text)  # noqa: S314
