@@ -37,6 +37,7 @@ from channels import events
 from channels.models import PRIORITY, WITH_A_PERSON, Conversation, Message
 from channels.rasa_client import RasaUnavailable, send_to_rasa
 from hotline.db import utcnow
+from hotline.privacy import mask_text
 from hotline.settings import ALWAYS, ROOT
 from referral.workdays import CHINA, is_working_day
 
@@ -93,6 +94,11 @@ class TurnResult:
 
 def _reply(text: str) -> dict:
     return {"text": text}
+
+
+def _crisis_summary(text: str) -> str:
+    """For the agent: the citizen's words of crisis (numbers masked)."""
+    return texts()["crisis_summary"].format(text=mask_text(text[:60]))
 
 
 def _answered_with(inbound: Message, replies: list[Message]) -> None:
@@ -196,15 +202,29 @@ class Gateway:
             log.warning("dedupe check skipped: Redis unavailable", exc_info=True)
             return True
 
+    async def _release_external_id(self, inc: Incoming) -> None:
+        if inc.external_id:
+            try:
+                await self.redis.delete(f"dedupe:{inc.channel}:{inc.contact_id}:{inc.external_id}")
+            except Exception:
+                log.warning("could not release a dedupe key", exc_info=True)
+
     async def receive(self, inc: Incoming, budget_s: float) -> TurnResult:
         now = utcnow()
         deadline = now + timedelta(seconds=budget_s)
         if not await self._claim_external_id(inc):
             return await self._duplicate(inc, deadline)
         try:
-            conv_id, inbound_id, action, replies, status = await self._store(inc, now, deadline)
+            try:
+                stored = await self._store(inc, now, deadline)
+            except IntegrityError:  # a concurrent first message made the conversation: again
+                stored = await self._store(inc, now, deadline)
         except IntegrityError:  # the same id committed by a concurrent request: one turn
             return await self._duplicate(inc, deadline)
+        except Exception:
+            await self._release_external_id(inc)  # not stored: the provider's retry must get in
+            raise
+        conv_id, inbound_id, action, replies, status = stored
         await events.publish(self.redis, "message", conv_id, message_id=inbound_id,
                              direction="in", author="citizen")
         if action == "attach":
@@ -237,11 +257,11 @@ class Gateway:
             elif inc.kind == "muted":
                 state, action = "ignored", "reply"
                 if crisis:  # nothing may be sent to the number, but a person can call it
-                    self._to_person(conv, "crisis", t["crisis_summary"].format(text=inc.text[:60]), now)
+                    self._to_person(conv, "crisis", _crisis_summary(inc.text), now)
             elif conv.status in WITH_A_PERSON:
                 state, action = "held", "held"
                 if crisis:  # first in the queue
-                    self._to_person(conv, "crisis", t["crisis_summary"].format(text=inc.text[:60]), now)
+                    self._to_person(conv, "crisis", _crisis_summary(inc.text), now)
                 if not self._told(conv):
                     replies, conv.waiting_told_at = [waiting_text(self.settings.channels, now)], now
             elif inc.kind in ("unsupported", "unheard") or not inc.text.strip():
@@ -426,7 +446,7 @@ class Gateway:
         if crisis_words().search(msg.text or ""):  # whatever the bot made of it
             handoff = {**(handoff or {}), "reason": "crisis",
                        "summary": (handoff or {}).get("summary")
-                       or texts()["crisis_summary"].format(text=msg.text[:60])}
+                       or _crisis_summary(msg.text)}
         async with self.sf() as s, s.begin():
             conv = await s.get(Conversation, conv_id)
             inbound = await s.get(Message, msg.id)

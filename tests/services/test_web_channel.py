@@ -118,3 +118,37 @@ async def test_handoff_signal_is_recorded_on_the_conversation(rasa_client, sessi
     # the citizen is told once how long the wait is, with the bot's own words
     texts = [x.get("text", "") for x in r.json()["replies"]]
     assert texts[0] == "正在为您转接人工" and "工作人员" in texts[-1]
+
+
+async def test_two_first_messages_of_a_new_citizen_at_once_are_both_answered(rasa_client, sessions):
+    sender = f"t-{uuid.uuid4()}"
+    a, b = await asyncio.gather(rasa_client.post("/channels/web/messages", json=msg("你好", sender)),
+                                rasa_client.post("/channels/web/messages", json=msg("在吗", sender)))
+    assert a.status_code == b.status_code == 200
+    assert not a.json()["duplicate"] and not b.json()["duplicate"]
+    assert {a.json()["replies"][0]["text"], b.json()["replies"][0]["text"]} == {"收到：你好", "收到：在吗"}
+    async with sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == sender))
+        n = len(list(await s.scalars(select(Message).where(Message.conversation_id == conv.id,
+                                                           Message.direction == "in"))))
+    assert n == 2
+
+
+async def test_a_message_that_could_not_be_stored_is_taken_on_its_retry(rasa_client, monkeypatch):
+    from channels.gateway import Gateway
+
+    body, real = msg("我要求助"), Gateway._store
+    calls = []
+
+    async def failing_once(self, *args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database went away")
+        return await real(self, *args)
+
+    monkeypatch.setattr(Gateway, "_store", failing_once)
+    first = await rasa_client.post("/channels/web/messages", json=body)
+    assert first.status_code == 500
+    retry = await rasa_client.post("/channels/web/messages", json=body)
+    assert retry.status_code == 200 and not retry.json()["duplicate"]
+    assert retry.json()["replies"][0]["text"] == "收到：我要求助"
