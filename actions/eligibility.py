@@ -301,6 +301,13 @@ class ActionScreenEligibility(Action):
             return [SlotSet("pending_retry", "eligibility")]
         programs = sorted(result.get("programs") or [],
                           key=lambda p: (_STATUS_RANK.get(p["status"], 9), p["program"] != asked))
+        # For the agent who may take the conversation over: what the screen said (not shown to
+        # the citizen; the gateway keeps it with the conversation).
+        dispatcher.utter_message(json_message={"eligibility": {
+            "as_of": result.get("as_of"), "region": result.get("region"),
+            "household": household_facts(tracker),
+            "programs": [{k: p.get(k) for k in ("program", "status", "estimated_monthly_amount")}
+                         | {"reasons": (p.get("reasons") or [])[:2]} for p in programs]}})
         hopeful = [p for p in programs if p["status"] in ("likely_eligible", "possibly_eligible")]
         best = hopeful[0]["program"] if hopeful else None
         if hopeful:

@@ -64,7 +64,10 @@ def summary(tracker: Tracker, reason: str) -> str:
 
 
 def emit_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
-    signal = {"handoff": {"reason": reason, "summary": summary(tracker, reason)}}
+    """The signal the gateway acts on; program and region feed the agents' waiting queue."""
+    signal = {"handoff": {"reason": reason, "summary": summary(tracker, reason),
+                          "program": tracker.get_slot("program") or tracker.get_slot("suggested_program"),
+                          "region": tracker.get_slot("region")}}
     dispatcher.utter_message(json_message=signal)
 
 

@@ -302,6 +302,7 @@ class Gateway:
         if conv.status not in WITH_A_PERSON:
             conv.status, conv.pending_since, conv.assignee = "pending", now, None
             conv.handoff_reason, conv.handoff_summary = reason, summary
+            conv.claimed_at = conv.first_agent_reply_at = conv.waiting_told_at = None
         elif priority > conv.priority:
             conv.handoff_reason = reason  # a crisis while waiting: it goes first
             if summary:
@@ -454,6 +455,9 @@ class Gateway:
             if handoff is not None:
                 self._to_person(conv, handoff.get("reason") or "request_human",
                                 handoff.get("summary"), now, urgent=handoff.get("reason") == "emergency")
+                # What the bot knew, for the agents' queue: the program and region it detected.
+                conv.meta = {**conv.meta, "handoff": {k: handoff[k] for k in ("program", "region")
+                                                      if handoff.get(k)}}
             out = [self._ready(conv, inbound, r, "bot") for r in replies]
             for m, r in zip(out, replies, strict=True):
                 # The bot's signals (handoff …) are for the gateway; the web API returns them too.

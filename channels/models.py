@@ -50,6 +50,8 @@ class Conversation(Base):
     handoff_summary: Mapped[str | None] = mapped_column(Text)
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     assignee: Mapped[str | None] = mapped_column(String(64))  # the person who holds it (open)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # this episode's
+    first_agent_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # this episode's
     waiting_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # told once a period
     phone: Mapped[str | None] = mapped_column(String(32))  # for SMS when WeChat cannot reach them
     # WeChat: customer-service messages reach the citizen for 48 h after their last message,
@@ -98,6 +100,29 @@ class Message(Base):
     reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the webhook's deadline
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConversationNote(Base):
+    """An agent's private note on a conversation: the citizen never sees it."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CannedReply(Base):
+    """A short code an agent types for a prepared reply (supervisors edit them)."""
+
+    __tablename__ = "canned_replies"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SmsOptOut(Base):

@@ -26,3 +26,16 @@ async def send_to_rasa(
     if not isinstance(replies, list):
         raise RasaUnavailable("unexpected reply from Rasa")
     return [{k: v for k, v in r.items() if k != "recipient_id"} for r in replies]
+
+
+async def tracker_slots(http: httpx.AsyncClient, rasa_url: str, sender: str, timeout: float = 3) -> dict:
+    """What the bot remembers of a conversation (its slots), for the agent who takes it over;
+    {} when Rasa cannot say."""
+    try:
+        resp = await http.get(f"{rasa_url}/conversations/{sender}/tracker",
+                              params={"include_events": "NONE"}, timeout=timeout)
+        resp.raise_for_status()
+        slots = resp.json().get("slots") or {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return {k: v for k, v in slots.items() if isinstance(v, str | int | float) and v != ""}

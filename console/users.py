@@ -55,18 +55,20 @@ class Profile:
     role: str
     department: str | None = None
     units: tuple[str, ...] = ()
+    desk: bool = False
 
     @classmethod
-    def checked(cls, role: str, department: str | None, units: Iterable[str]) -> Profile:
+    def checked(cls, role: str, department: str | None, units: Iterable[str],
+                desk: bool = False) -> Profile:
         if role not in ROLES:
             raise UserError("role", f"未知角色 {role!r}")
         units = tuple(dict.fromkeys(u.strip() for u in units if u and u.strip()))
         if role == "staff":
             if department not in domain.departments():
                 raise UserError("department", "部门工作人员必须选择所属部门")
-            return cls(role, department, units)
+            return cls(role, department, units, desk)
         if department or units:
-            raise UserError("department", "督办人员和管理员可查看全部部门，不设部门和承办单位")
+            raise UserError("department", "坐席、督办人员和管理员不设部门和承办单位")
         return cls(role)
 
 
@@ -92,7 +94,7 @@ async def unit_codes(sf: async_sessionmaker, entries: Iterable[str]) -> list[str
 
 def viewer_of(user: StaffUser) -> Viewer:
     return Viewer(username=user.username, role=user.role, department=user.department,
-                  units=tuple(user.units or ()))
+                  units=tuple(user.units or ()), desk=bool(user.desk))
 
 
 def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
@@ -117,15 +119,16 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def create_user(sf: async_sessionmaker, username: str, password: str, role: str,
                       department: str | None = None, units: Iterable[str] = (),
-                      display_name: str | None = None) -> StaffUser:
+                      display_name: str | None = None, desk: bool = False) -> StaffUser:
     username = (username or "").strip()
     if not _USERNAME_RE.match(username):
         raise UserError("username", "用户名为 3–64 位字母、数字、点、下划线或连字符")
-    profile = Profile.checked(role, department or None, await unit_codes(sf, units))
+    profile = Profile.checked(role, department or None, await unit_codes(sf, units), desk)
     _check_password(password)
     user = StaffUser(username=username, display_name=(display_name or username).strip()[:64],
                      password_hash=await _hash(password), role=profile.role,
-                     department=profile.department, units=list(profile.units), active=True,
+                     department=profile.department, units=list(profile.units),
+                     desk=profile.desk, active=True,
                      failed_logins=0, created_at=utcnow())
     try:
         async with sf() as s, s.begin():
@@ -168,6 +171,11 @@ async def get_user(sf: async_sessionmaker, user_id: int) -> StaffUser | None:
         return await s.get(StaffUser, user_id)
 
 
+async def by_username(sf: async_sessionmaker, username: str) -> StaffUser | None:
+    async with sf() as s:
+        return await s.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
+
+
 async def list_users(sf: async_sessionmaker) -> list[StaffUser]:
     async with sf() as s:
         return list(await s.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.username)))
@@ -184,11 +192,11 @@ async def _change(sf: async_sessionmaker, user_id: int, **values) -> StaffUser:
 
 
 async def update_profile(sf: async_sessionmaker, user_id: int, role: str, department: str | None,
-                         units: Iterable[str], display_name: str) -> StaffUser:
-    profile = Profile.checked(role, department or None, await unit_codes(sf, units))
+                         units: Iterable[str], display_name: str, desk: bool = False) -> StaffUser:
+    profile = Profile.checked(role, department or None, await unit_codes(sf, units), desk)
     names = {"display_name": display_name.strip()[:64]} if (display_name or "").strip() else {}
     return await _change(sf, user_id, role=profile.role, department=profile.department,
-                         units=list(profile.units), **names)
+                         units=list(profile.units), desk=profile.desk, **names)
 
 
 async def set_password(sf: async_sessionmaker, user_id: int, password: str) -> StaffUser:
@@ -203,13 +211,14 @@ async def set_active(sf: async_sessionmaker, user_id: int, active: bool) -> Staf
 
 
 async def seed_demo_users(sf: async_sessionmaker) -> list[tuple[str, str, str]]:
-    """Development only: an admin, a supervisor and one clerk per department, with random
-    passwords returned once as (username, role, password). Does nothing unless the table is
-    empty."""
+    """Development only: an admin, a supervisor, an agent and one clerk per department, with
+    random passwords returned once as (username, role, password). Does nothing unless the table
+    is empty."""
     async with sf() as s:
         if await s.scalar(select(func.count()).select_from(StaffUser)):
             return []
-    accounts = [("admin", "admin", None, "系统管理员"), ("supervisor", "supervisor", None, "督办员")]
+    accounts = [("admin", "admin", None, "系统管理员"), ("supervisor", "supervisor", None, "督办员"),
+                ("agent", "agent", None, "12349坐席")]
     accounts += [(f"clerk_{code}", "staff", code, f"{name}经办人")
                  for code, name in domain.departments().items()]
     created = []

@@ -149,6 +149,7 @@ async def home(request: Request):
     return redirect("/console/queue")
 
 
+
 @bp.get("/login")
 async def login_form(request: Request):
     return await _login_page(request, next_=request.args.get("next", ""))
@@ -286,6 +287,8 @@ def _with_clock(rows: list[dict]) -> tuple[list[dict], dict]:
 @login_required()
 async def queue(request: Request):
     viewer = request.ctx.viewer
+    if viewer.role == "agent":  # agents work the desk; tickets reach them there
+        return redirect("/console/desk")
     f = QueueFilters.parse(request, viewer.sees_all)
     rows, total = await service.list_tickets(
         request.app.ctx.sessions, viewer, department=f.department, status=f.status,
@@ -393,12 +396,12 @@ async def create_user(request: Request):
         user = await users.create_user(
             request.app.ctx.sessions, form.get("username", ""), form.get("password", ""),
             form.get("role", ""), form.get("department") or None, _units(form.get("units", "")),
-            form.get("display_name") or None)
+            form.get("display_name") or None, desk=form.get("desk") == "1")
     except users.UserError as exc:
         await auth.set_flash(request, "error", str(exc))
         return redirect("/console/users")
     _audit_account(request, "user_created", user.username, role=user.role,
-                   department=user.department, units=user.units)
+                   department=user.department, units=user.units, desk=user.desk)
     await auth.set_flash(request, "ok", labels()["messages"]["user_created"].format(
         username=user.username))
     return redirect("/console/users")
@@ -428,7 +431,8 @@ async def user_action(request: Request, user_id: int, action: str):
             user = await users.update_profile(sf, user_id, form.get("role", ""),
                                               form.get("department") or None,
                                               _units(form.get("units", "")),
-                                              form.get("display_name", ""))
+                                              form.get("display_name", ""),
+                                              desk=form.get("desk") == "1")
         elif action == "password":
             user = await users.set_password(sf, user_id, form.get("password", ""))
         elif action in ("deactivate", "activate"):

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     from channels.voice import bp as voice_bp
     from channels.web import bp as web_bp
     from channels.wechat import bp as wechat_bp
+    from console import desk as _desk  # noqa: F401 - the desk's routes, on the console blueprint
     from console.views import bp as console_bp
     from hotline.health import bp as health_bp
     from referral.api import bp as referral_bp

@@ -141,6 +141,7 @@ class Settings:
     channels: ChannelSettings = ChannelSettings(public_base_url="http://127.0.0.1:8000")
     delivery_interval_s: float = 2.0
     delivery_max_attempts: int = 8
+    desk_claim_timeout_min: float = 15.0  # of agent hours, before a call-back ticket is filed
 
     @property
     def embedded(self) -> bool:
@@ -182,6 +183,7 @@ class Settings:
             channels=ChannelSettings.from_env(env, services_url),
             delivery_interval_s=float(env.get("DELIVERY_INTERVAL_S", "2")),
             delivery_max_attempts=int(env.get("DELIVERY_MAX_ATTEMPTS", "8")),
+            desk_claim_timeout_min=float(env.get("DESK_CLAIM_TIMEOUT_MIN", "15")),
         )
 
     def database_parts(self) -> dict[str, str]:

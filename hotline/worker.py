@@ -1,5 +1,6 @@
 """Background worker: SLA sweeps (approaching, breached, escalations), the delivery of outbound
-messages (retries, referral notices, bot replies that missed their webhook), and a heartbeat.
+messages (retries, referral notices, bot replies that missed their webhook), call-back tickets
+for conversations no agent took, and a heartbeat.
 
 Runs as its own process (`python -m hotline worker`); several can run side by side: SLA events
 are recorded once per ticket and clock cycle, and each outbound message is claimed before it is
@@ -15,7 +16,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from channels import notices
+from channels import desk, notices
 from channels import runtime as channels_runtime
 from channels.gateway import release_late_replies
 from hotline.cache import create_redis
@@ -50,7 +51,8 @@ async def run_once(sf) -> str:
 
 async def deliver_once(ctx) -> dict[str, int]:
     """Notices handed over, replies past their deadline released, due messages sent."""
-    counts = {"notices_handed": await notices.relay(ctx.outbound)}
+    counts = {"notices_handed": await notices.relay(ctx.outbound),
+              "call_backs": await desk.call_back_unclaimed(ctx.sessions, ctx.outbound, ctx.settings)}
     ctx.outbound.kick(await release_late_replies(ctx.sessions, utcnow()))
     await ctx.outbound.drain()
     for state, n in (await ctx.outbound.deliver_due()).items():

@@ -4,14 +4,16 @@
   are set (a 乡镇/街道 office sees its own street's tickets; units are directory codes, so a
   ticket the bot filed for "平桥" reaches the clerks of 平桥乡人民政府);
 - supervisor: every department (watch backlog and breaches), may transfer and reassign;
-- admin: manages users; sees every department like a supervisor.
+- admin: manages users; sees every department like a supervisor;
+- agent (12349 坐席): the agents' desk (conversations); tickets only as the desk shows them
+  (a conversation's own, masked). A staff account may be given the desk too (`desk`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("staff", "supervisor", "admin")
+ROLES = ("staff", "agent", "supervisor", "admin")
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,16 @@ class Viewer:
     role: str
     department: str | None = None
     units: tuple[str, ...] = field(default_factory=tuple)
+    desk: bool = False  # a clerk who also works the agents' desk
 
     @property
     def sees_all(self) -> bool:
         return self.role in ("supervisor", "admin")
+
+    @property
+    def on_desk(self) -> bool:
+        """May see and take conversations (agents' desk): agents, supervisors, clerks given it."""
+        return self.role in ("agent", "supervisor") or (self.role == "staff" and self.desk)
 
     @property
     def actor(self) -> str:

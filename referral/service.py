@@ -232,6 +232,68 @@ async def get_for_citizen(sf: async_sessionmaker, reference_no: str, last4: str)
     return citizen_view(t)
 
 
+# --- the audit trail of other packages (the agents' desk) ---------------------------------------
+
+async def record_audit(sf: async_sessionmaker, actor: str, action: str, detail: dict,
+                       ip: str | None = None, reference_no: str | None = None) -> None:
+    """One line of the audit log: who did what, from where (a view of a transcript, a claim …)."""
+    async with sf() as s, s.begin():
+        ticket_id = None
+        if reference_no:
+            ticket_id = await s.scalar(select(Ticket.id).where(Ticket.reference_no == reference_no))
+        s.add(AuditEntry(actor=actor, action=action[:32], ticket_id=ticket_id, ip=ip, detail=detail,
+                         created_at=utcnow()))
+
+
+async def tickets_of_conversation(sf: async_sessionmaker, conversation_id: int,
+                                  phone: str | None) -> list[dict]:
+    """The citizen's tickets as the desk shows them (masked rows): filed from this conversation
+    or under the same mobile number."""
+    cond = Ticket.conversation_id == str(conversation_id)
+    digits = "".join(ch for ch in (phone or "") if ch.isdigit())[-11:]
+    if len(digits) == 11:
+        cond = or_(cond, Ticket.citizen_phone.like(f"%{digits}"))
+    now = utcnow()
+    async with sf() as s:
+        rows = await s.scalars(select(Ticket).where(cond).order_by(Ticket.id.desc()).limit(20))
+        return [row_view(t, now) for t in rows]
+
+
+async def tickets_by_reference(sf: async_sessionmaker, reference_no: str) -> list[str | None]:
+    """The conversation ids a reference number was filed from (the desk's search)."""
+    async with sf() as s:
+        return list(await s.scalars(select(Ticket.conversation_id).where(
+            Ticket.reference_no == reference_no.strip())))
+
+
+async def conversation_ticket_visible(sf: async_sessionmaker, viewer: Viewer, conversation_id: int) -> bool:
+    """Whether the viewer may see a ticket filed from this conversation (its clerk may then
+    read the transcript the ticket links to)."""
+    async with sf() as s:
+        rows = (await s.execute(select(Ticket.department, Ticket.unit_code).where(
+            Ticket.conversation_id == str(conversation_id)))).all()
+    return any(can_view(viewer, d, u) for d, u in rows)
+
+
+async def attach_conversation(sf: async_sessionmaker, viewer: Viewer, reference_no: str,
+                              conversation_id: int, ip: str | None = None) -> dict:
+    """An agent links a conversation to an existing ticket (its page then links the transcript)."""
+    now = utcnow()
+    async with sf() as s, s.begin():
+        t = await s.scalar(select(Ticket).where(Ticket.reference_no == reference_no))
+        if t is None:
+            raise NotFound(reference_no)
+        if t.conversation_id and t.conversation_id != str(conversation_id):
+            raise ValidationError("reference_no", "这件转介已关联另一段会话")
+        t.conversation_id, t.updated_at = str(conversation_id), now
+        s.add(TicketEvent(ticket_id=t.id, actor=viewer.actor, kind="conversation", created_at=now,
+                          data={"conversation_id": conversation_id}))
+        s.add(AuditEntry(actor=viewer.actor, action="attach_conversation", ticket_id=t.id, ip=ip,
+                         detail={"reference_no": reference_no, "conversation_id": conversation_id},
+                         created_at=now))
+        return row_view(t, now)
+
+
 # --- staff: reading -----------------------------------------------------------------------------
 
 def _visible_to(viewer: Viewer):

@@ -12,7 +12,7 @@ from actions.eligibility import (
     screen_request,
 )
 from actions.parsing import Quantity
-from tests.bot.conftest import DOMAIN, entity, make_tracker, responses, texts_of
+from tests.bot.conftest import DOMAIN, entity, json_messages, make_tracker, responses, texts_of
 
 FORM_SLOTS = DOMAIN["forms"]["eligibility_form"]["required_slots"]
 KNOWN = {
@@ -195,6 +195,10 @@ async def test_screen_explains_amount_department_materials_and_offers_to_file(se
     assert said[2].startswith("去办时要带的：带户口本")
     assert responses(d)[-2:] == ["utter_eligibility_caveat_provisional", "utter_offer_referral"]
     assert slots_set(events) == {"suggested_program": "dibao", "pending_retry": None}
+    # the screen's result travels with the conversation, for an agent who takes it over
+    (result,) = [m["eligibility"] for m in json_messages(d) if "eligibility" in m]
+    assert result["programs"][0]["program"] == "dibao" and result["programs"][0]["status"]
+    assert "4口人" in result["household"] or "口人" in result["household"]
 
 
 async def test_screen_nothing_applies(services):

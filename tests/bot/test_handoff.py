@@ -30,6 +30,15 @@ async def test_crisis_gives_numbers_and_hands_over():
     assert handoff["summary"].startswith("危机") and "株洲市" in handoff["summary"]
     assert "138****1234" in handoff["summary"] and "13800001234" not in handoff["summary"]
     assert "「我不想活了」" in handoff["summary"]
+    assert handoff["region"] == "430200"  # for the agents' waiting queue
+
+
+async def test_the_signal_carries_the_program_the_bot_detected():
+    d = CollectingDispatcher()
+    t = make_tracker({"region": "320200", "program": "tekun"}, "转人工", intent="request_human",
+                     events=[user("转人工", "request_human")])
+    await ActionHandoff().run(d, t, DOMAIN)
+    assert json_messages(d)[0]["handoff"]["program"] == "tekun"
 
 
 async def test_reasons_by_intent():

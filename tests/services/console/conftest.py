@@ -64,7 +64,7 @@ async def logged_in(base_url: str, username: str, password: str = PASSWORD) -> S
     client = httpx.AsyncClient(base_url=base_url, timeout=30)
     r = await form_login(client, username, password)
     assert r.status_code == 302, r.text
-    page = await client.get("/console/queue")
+    page = await client.get("/console/queue", follow_redirects=True)  # agents land on the desk
     return Staff(client, username, _META_CSRF.search(page.text).group(1))
 
 

@@ -157,7 +157,7 @@ async def test_each_view_of_personal_data_is_audited(world, sessions):
     async def views():
         async with sessions() as s:
             return list(await s.scalars(select(AuditEntry).where(
-                AuditEntry.ticket_id == ticket_id, AuditEntry.action == "view")))
+                AuditEntry.ticket_id == ticket_id, AuditEntry.action == "view").order_by(AuditEntry.id)))
 
     before = len(await views())
     await clerk.client.get(f"/console/tickets/{tickets['ca_a']}")

@@ -48,7 +48,7 @@ async def test_admin_creates_a_unit_clerk_who_can_log_in(admin, login, sessions)
 
 @pytest.mark.parametrize("form, message", [
     ({"role": "staff", "department": ""}, "部门工作人员必须选择所属部门"),
-    ({"role": "supervisor", "department": "medical"}, "督办人员和管理员可查看全部部门"),
+    ({"role": "supervisor", "department": "medical"}, "坐席、督办人员和管理员不设部门"),
     ({"role": "root"}, "未知角色"),
     ({"password": "short"}, "密码至少 10 位"),
     ({"username": "a b"}, "用户名为 3–64 位"),
