@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from channels import desk
-from channels.models import Conversation, Message
+from channels.models import Conversation
 from hotline.db import utcnow
 from referral.access import Viewer
 from referral.models import AuditEntry, Ticket
