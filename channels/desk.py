@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, update
 from channels import events
 from channels.gateway import texts
 from channels.models import WITH_A_PERSON, CannedReply, Conversation, ConversationNote, Message
+from channels.phones import national
 from hotline.db import utcnow
 from hotline.privacy import mask_phone, mask_text
 from hotline.settings import ALWAYS
@@ -46,8 +47,9 @@ class HeldBy(DeskError):
 
 def masked_contact(conv: Conversation) -> str:
     """How the desk names a citizen in lists: 138****1234, or the end of a WeChat openid."""
-    if conv.channel in ("sms", "voice") or conv.phone:
-        return mask_phone(conv.contact_id if conv.channel in ("sms", "voice") else conv.phone)
+    number = conv.contact_id if conv.channel in ("sms", "voice") else conv.phone
+    if number:
+        return mask_phone(national(number) or number)
     return f"…{conv.contact_id[-4:]}"
 
 
@@ -380,8 +382,6 @@ async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = Non
 
 
 async def _file_call_back(sf, conv: Conversation, minutes: float) -> str | None:
-    from channels.phones import national
-
     phone = national(conv.contact_id if conv.channel in ("sms", "voice") else conv.phone) or conv.phone
     if not phone:
         return None

@@ -18,12 +18,14 @@ from sanic import Request, redirect
 from sanic import json as json_response
 
 from channels import desk, events
+from channels.phones import national
 from channels.rasa_client import tracker_slots
 from console import auth
 from console.auth import client_ip, login_required
 from console.views import _render, bp, labels
 from hotline.db import utcnow
 from hotline.errors import ApiError
+from hotline.privacy import mask_phone
 from referral import domain, service, triage
 from referral.access import PermissionDenied
 from rules.regions import regions
@@ -103,13 +105,20 @@ async def _prefill(request: Request, view: dict) -> dict:
             suggestion = triage.assess(parsed, said, region if region in regions() else None)
         except triage.ParserUnavailable:
             suggestion = {}
-    phone = slots.get("phone") or (view["conversation"]["phone"] or "").removeprefix("+86")
-    return {"citizen_name": slots.get("citizen_name") or "", "phone": phone,
+    phone = _known_phone(slots, view["conversation"])
+    return {"citizen_name": slots.get("citizen_name") or "", "phone": mask_phone(phone) if phone else "",
             "region": region or "", "street": slots.get("street") if slots.get("street") != "unknown" else "",
             "description": slots.get("help_description") or said,
             "program": slots.get("program") or suggestion.get("program") or "",
             "suggested_department": suggestion.get("department_name") or "",
             "urgent": bool(suggestion.get("urgent"))}
+
+
+def _known_phone(slots: dict, conv: dict) -> str | None:
+    """The number the bot was given, else the one the citizen writes or calls from."""
+    number = slots.get("phone") or conv.get("phone") or (
+        conv["contact_id"] if conv["channel"] in ("sms", "voice") else None)
+    return national(str(number)) or (str(number) if number else None)
 
 
 @bp.get("/desk/conversations/<conv_id:int>")
@@ -173,13 +182,19 @@ async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
     """A referral from the conversation: the form's fields, the conversation linked."""
     from referral.api import parse_new_referral
 
-    viewer, sf = request.ctx.viewer, request.app.ctx.sessions
+    ctx, viewer, sf = request.app.ctx, request.ctx.viewer, request.app.ctx.sessions
     async with sf() as s:
         conv = await desk.conversation(s, conv_id)
+    phone = str(data.get("phone") or "").strip()
+    if "*" in phone:  # the form shows the number masked: unchanged, it stands for the real one
+        slots = await tracker_slots(ctx.http, ctx.settings.rasa_url, conv.sender_key)
+        known = _known_phone(slots, {"phone": conv.phone, "contact_id": conv.contact_id,
+                                     "channel": conv.channel})
+        phone = known if known and mask_phone(known) == phone else phone
     body = {"program": data.get("program"), "region": data.get("region"),
             "street": data.get("street") or None, "description": data.get("description"),
             "urgency": "urgent" if data.get("urgent") in ("1", True, "true") else "normal",
-            "citizen": {"name": data.get("citizen_name"), "phone": data.get("phone")},
+            "citizen": {"name": data.get("citizen_name"), "phone": phone},
             "channel": conv.channel, "conversation_id": str(conv_id)}
     req = parse_new_referral(body)
     ticket, _ = await service.create_referral(sf, req, None, actor=viewer.actor)

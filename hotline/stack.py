@@ -146,7 +146,7 @@ class Stack:
     def urls(self) -> list[str]:
         base = self.settings.services_url
         return [f"web chat:      {base}/chat",
-                f"staff console: {base}/console/queue",
+                f"staff console: {base}/console/queue   agents' desk: {base}/console/desk",
                 f"API:           {base}/api/regions  (health: {base}/healthz)",
                 f"Rasa:          {self.settings.rasa_url}   actions: {self.settings.actions_url}"]
 

@@ -220,13 +220,17 @@ async def test_a_ticket_filed_from_the_conversation_links_back(app, people, sess
     conv_id = await handed_over(app, phone=phone)
     agent = people["agent_a"]
     await act(agent, conv_id, "claim")
+    page = (await agent.client.get(f"/console/desk/conversations/{conv_id}")).text
+    masked = f"{phone[3:6]}****{phone[-4:]}"
+    assert f'name="phone" value="{masked}"' in page and phone[3:] not in page  # prefilled, masked
     r = await act(agent, conv_id, "ticket", program="dibao", region="430200", street="月塘街道",
-                  citizen_name="王秀英", phone=phone[3:], description="老伴瘫痪，家里没有收入")
+                  citizen_name="王秀英", phone=masked, description="老伴瘫痪，家里没有收入")
     assert r.status_code == 200, r.text
     ref = r.json()["reference_no"]
     async with sessions() as s:
         t = await s.scalar(select(Ticket).where(Ticket.reference_no == ref))
     assert (t.conversation_id, t.channel, t.unit_code) == (str(conv_id), "sms", "430202001")
+    assert t.citizen_phone == phone[3:]  # the masked number stood for the real one
     page = (await agent.client.get(f"/console/desk/conversations/{conv_id}")).text
     assert f'data-reference="{ref}"' in page and "王**" in page  # the citizen's tickets, masked
     # the clerk's ticket page links to the transcript, which the clerk may read
@@ -371,3 +375,21 @@ async def test_the_event_stream_shows_a_new_message_and_resumes_from_the_last_id
     # a page that lost its connection asks from the id it saw last: nothing is lost
     missed = await first_events({"Last-Event-ID": last}, n=2)  # the message in, the reply out
     assert missed[0]["id"] == event["id"] and missed[1]["conversation_id"] == conv_id
+
+
+async def test_a_caller_who_pressed_0_waits_in_the_queue_and_the_desk_shows_the_call(app, people):
+    from tests.services.channels.conftest import OUR_NUMBER, TWILIO_SID
+
+    phone, sid = new_phone(), f"CA{uuid.uuid4().hex}"
+    call = {"CallSid": sid, "AccountSid": TWILIO_SID, "From": phone, "To": OUR_NUMBER}
+    await post_twilio(app["http"], "/channels/voice/twilio/gather?t=0&r=0",
+                      {**call, "SpeechResult": "我想问问残疾人补贴"})
+    await post_twilio(app["http"], "/channels/voice/twilio/gather?t=1&r=0", {**call, "Digits": "0"})
+    queue = (await people["agent_a"].client.get("/console/desk/queue.json")).json()["waiting"]
+    (row,) = [c for c in queue if c["channel"] == "voice" and c["contact"] == f"{phone[3:6]}****{phone[-4:]}"]
+    assert row["reason"] == "keypad_0" and "残疾人补贴" in row["summary"] and phone not in row["summary"]
+    await act(people["agent_a"], row["id"], "claim")
+    page = (await people["agent_a"].client.get(f"/console/desk/conversations/{row['id']}")).text
+    assert 'id="voice-call"' in page and 'id="reply-form"' not in page
+    r = await act(people["agent_a"], row["id"], "reply", text="您好")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "voice"
