@@ -11,7 +11,9 @@ import time
 
 import pytest
 from playwright.async_api import async_playwright, expect
+from sqlalchemy import select
 
+from channels.models import Conversation
 from hotline.settings import ROOT
 from tests.services.console.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREEN
 from tests.services.stack_fixture import running_stack
@@ -55,7 +57,7 @@ async def within(seconds: float, wait) -> float:
     return took
 
 
-async def test_citizen_and_agent_hold_a_conversation_through_the_desk(stack, browser):
+async def test_citizen_and_agent_hold_a_conversation_through_the_desk(stack, browser, sessions):
     problems: list[str] = []
     citizen = await new_page(browser, stack["base"], problems)
     agent = await new_page(browser, stack["base"], problems)
@@ -76,7 +78,10 @@ async def test_citizen_and_agent_hold_a_conversation_through_the_desk(stack, bro
     await citizen.locator("#send").click()
     await expect(citizen.locator(".msg.bot").last).to_contain_text("工作人员", timeout=30_000)
 
-    row = agent.locator("#waiting-rows tr[data-conversation]").first  # no reload
+    sender = await citizen.evaluate("localStorage.getItem('hotline-sender')")
+    async with sessions() as s:  # other tests' conversations may wait in the same queue
+        conv_id = await s.scalar(select(Conversation.id).where(Conversation.contact_id == sender))
+    row = agent.locator(f'#waiting-rows tr[data-conversation="{conv_id}"]')  # no reload
     await expect(row).to_contain_text("要求转人工", timeout=5_000)
     await expect(row).to_contain_text("网页")
     await row.get_by_role("link", name="接手").click()
