@@ -24,7 +24,7 @@ from channels.gateway import Incoming
 from channels.models import Conversation, Message, SmsOptOut
 from channels.outbound import Outcome
 from channels.phones import e164, known_to_bot, phone_of
-from channels.webhooks import body_guard, need
+from channels.webhooks import need
 from hotline.db import upsert_insert, utcnow
 from hotline.errors import ApiError
 
@@ -116,11 +116,7 @@ def _twiml(replies: list[dict]) -> response.HTTPResponse:
 async def inbound(request: Request):
     ctx = request.app.ctx
     settings = ctx.settings.channels
-    if not settings.sms_enabled:
-        raise ApiError(404, "not_found", "the SMS channel is not configured")
-    body_guard(request, settings.max_body_bytes)
-    twilio.verify(request, settings)
-    form = twilio.form(request)
+    form = twilio.checked_form(request, settings, settings.sms_enabled)
     sid, sender_phone = need(form, "MessageSid"), e164(need(form, "From"))
     if sender_phone is None:
         raise ApiError(422, "invalid", "From is not a phone number", field="From")
@@ -153,11 +149,7 @@ async def status(request: Request):
     """Twilio's delivery report of a message we sent: recorded on the message."""
     ctx = request.app.ctx
     settings = ctx.settings.channels
-    if not settings.twilio_enabled:
-        raise ApiError(404, "not_found", "the SMS channel is not configured")
-    body_guard(request, settings.max_body_bytes)
-    twilio.verify(request, settings)
-    form = twilio.form(request)
+    form = twilio.checked_form(request, settings, settings.twilio_enabled)
     sid, state = need(form, "MessageSid"), need(form, "MessageStatus").lower()
     try:
         message_id = int(request.args.get("m", "0")) or None

@@ -16,6 +16,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from channels.webhooks import body_guard
 from hotline.errors import ApiError
 
 # Twilio error codes that mean "this number will not get it", not "try later".
@@ -32,6 +33,16 @@ def public_url(request: Request, base: str) -> str:
 def form(request: Request):
     """The posted fields, empty ones kept: Twilio signs them too (an SMS with no Body)."""
     return request.get_form(keep_blank_values=True) or {}
+
+
+def checked_form(request: Request, settings, enabled: bool):
+    """The posted fields of a genuine Twilio request: 404 while the channel is off, 413 / 400 for
+    a body too large or not UTF-8, 403 for a wrong signature."""
+    if not enabled:
+        raise ApiError(404, "not_found", "this Twilio channel is not configured")
+    body_guard(request, settings.max_body_bytes)
+    verify(request, settings)
+    return form(request)
 
 
 def verify(request: Request, settings) -> None:

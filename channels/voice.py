@@ -27,7 +27,7 @@ from channels.gateway import Incoming, agents_on_duty, texts, when_back
 from channels.models import WITH_A_PERSON, Conversation, Message
 from channels.outbound import Outcome
 from channels.phones import e164, known_to_bot
-from channels.webhooks import body_guard, need
+from channels.webhooks import need
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.privacy import mask_text
@@ -60,13 +60,9 @@ def _xml(twiml: VoiceResponse) -> response.HTTPResponse:
     return response.text(str(twiml), content_type="application/xml; charset=utf-8")
 
 
-def _enabled(request: Request):
+def _form(request: Request):
     settings = request.app.ctx.settings.channels
-    if not settings.twilio_enabled:
-        raise ApiError(404, "not_found", "the voice channel is not configured")
-    body_guard(request, settings.max_body_bytes)
-    twilio.verify(request, settings)
-    return settings
+    return settings, twilio.checked_form(request, settings, settings.twilio_enabled)
 
 
 def _caller(form) -> str:
@@ -76,8 +72,7 @@ def _caller(form) -> str:
 
 @bp.post(BASE)
 async def incoming_call(request: Request):
-    settings = _enabled(request)
-    form = twilio.form(request)
+    settings, form = _form(request)
     need(form, "CallSid")
     if settings.twilio_sms_from and e164(form.get("To")) != e164(settings.twilio_sms_from):
         raise ApiError(403, "wrong_number", "this call is not for our number")
@@ -159,8 +154,8 @@ async def _last_said(sf, caller: str) -> str:
 
 @bp.post(f"{BASE}/gather")
 async def gathered(request: Request):
-    settings = _enabled(request)
-    ctx, form = request.app.ctx, twilio.form(request)
+    settings, form = _form(request)
+    ctx = request.app.ctx
     call_sid, caller = need(form, "CallSid"), _caller(form)
     try:
         turn, tries = int(request.args.get("t", "0")), int(request.args.get("r", "0"))
@@ -198,8 +193,8 @@ async def gathered(request: Request):
 @bp.post(f"{BASE}/wait")
 async def wait(request: Request):
     """Twilio is back after a hold phrase: the bot's answer, if it has come."""
-    settings = _enabled(request)
-    ctx, form = request.app.ctx, twilio.form(request)
+    settings, form = _form(request)
+    ctx = request.app.ctx
     caller = _caller(form)
     try:
         inbound_id, turn, held = (int(request.args.get(k, "0")) for k in ("m", "t", "w"))
@@ -225,7 +220,7 @@ async def wait(request: Request):
 @bp.post(f"{BASE}/queue-wait")
 async def queue_wait(request: Request):
     """What a caller in the agents' queue hears (Twilio asks again when it ends)."""
-    settings = _enabled(request)
+    settings, _ = _form(request)
     twiml = VoiceResponse()
     _say(twiml, settings, _voice()["queue_wait"])
     twiml.pause(length=20)

@@ -81,12 +81,13 @@ async def say(http, sender, text, region=None) -> str:
     return " ".join(x.get("text", "") for x in await turn(http, sender, text, region))
 
 
-async def create_clerk(stack, username, password, department, units=()):
+async def create_clerk(stack, username, password, department=None, units=(), role="staff"):
     """`python -m hotline create-user`, as an operator would run it against the stack's database."""
-    unit_args = [arg for unit in units for arg in ("--unit", unit)]
+    args = [arg for unit in units for arg in ("--unit", unit)]
+    args += ["--department", department] if department else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hotline", "create-user", username, "--role", "staff",
-        "--department", department, *unit_args, "--password-stdin", cwd=ROOT, env=stack["env"],
+        sys.executable, "-m", "hotline", "create-user", username, "--role", role,
+        *args, "--password-stdin", cwd=ROOT, env=stack["env"],
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate(f"{password}\n".encode())

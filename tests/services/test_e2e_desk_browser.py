@@ -5,18 +5,16 @@ second → the agent hands back → the bot answers again, remembering the conve
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from channels.models import Conversation
-from hotline.settings import ROOT
-from tests.services.console.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREEN
-from tests.services.stack_fixture import running_stack
+from tests.services.console import test_browser
+from tests.services.console.test_browser import SCREEN
+from tests.services.stack_fixture import create_clerk, running_stack
 
 pytestmark = pytest.mark.e2e
 AGENT, AGENT_PASSWORD = "e2e_agent", "Agent-pass-12349"
@@ -25,21 +23,11 @@ AGENT, AGENT_PASSWORD = "e2e_agent", "Agent-pass-12349"
 @pytest.fixture(scope="module")
 async def stack(settings, tmp_path_factory):
     async with running_stack(settings, tmp_path_factory, {"AGENT_HOURS": "always"}) as running:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hotline", "create-user", AGENT, "--role", "agent",
-            "--password-stdin", cwd=ROOT, env=running["env"], stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        out, _ = await proc.communicate(f"{AGENT_PASSWORD}\n".encode())
-        assert proc.returncode == 0, out
+        await create_clerk(running, AGENT, AGENT_PASSWORD, role="agent")
         yield running
 
 
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
+browser = test_browser.browser  # Debian's Chromium, once for this module
 
 
 async def new_page(browser, base, problems):
