@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import parsing, services_client
-from actions.interruptions import InterruptibleFormValidation, latest_intent
+from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, latest_intent
 from actions.regions import normalise_region, region_from_text
 from actions.vocabulary import department_name, program_name, vocabulary
 
@@ -188,6 +188,11 @@ class ValidateEligibilityForm(InterruptibleFormValidation):
         if requested and requested not in reading:
             if requested == "household_size" and latest_intent(tracker)[0] == "dont_know":
                 dispatcher.utter_message(response="utter_household_size_help")
+            elif not events and failed_tries(tracker, requested) >= TRIES and requested != "household_size":
+                # Two answers the screen cannot use: noted as not known, the office asks later.
+                dispatcher.utter_message(response="utter_noted_unknown")
+                events.append(SlotSet(requested, UNKNOWN))
+                return events
             elif not events:
                 dispatcher.utter_message(response=self.hint(requested))
             events.append(SlotSet(requested, None))  # asked again, never a rejected form

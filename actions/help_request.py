@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -16,10 +16,10 @@ from rasa_sdk.types import DomainDict
 from actions import services_client
 from actions.eligibility import household_facts
 from actions.handoff import emit_handoff
-from actions.interruptions import InterruptibleFormValidation, latest_intent
-from actions.parsing import parse_mobile, parse_street
+from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, latest_intent
+from actions.parsing import parse_mobile, parse_name, parse_street
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import department_name, guess_program, program_name, sounds_urgent, vocabulary
+from actions.vocabulary import department_name, need_of, program_name, sounds_urgent, vocabulary
 
 MAX_NAME = 16
 MAX_DESCRIPTION = 2000
@@ -27,6 +27,10 @@ UNKNOWN = "unknown"
 _NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫"
                           r"|称呼我|我的名字是)")
 _DONT_KNOW = re.compile(r"^(不知道|不清楚|不晓得|说不好|不记得)")
+_QUESTION = re.compile(r"[?？]|吗|呢$|多少|怎么|咋|啥|什么|哪|几|能不能|可不可以|要不要|是不是")
+_SENTENCE = re.compile(r"[我你他她俺咱说啊吧呀了不没是有就都这那个]")  # words of a sentence, not of a place name
+_NO_PHONE = re.compile(r"(没有?手机|没得手机|没电话|没有电话|不用手机|不会用手机|手机坏|记不(住|得))")
+ANONYMOUS = "（未留姓名）"
 
 
 def extract_mobile(text: Optional[str]) -> Optional[str]:
@@ -34,12 +38,11 @@ def extract_mobile(text: Optional[str]) -> Optional[str]:
 
 
 def clean_name(text: str) -> Optional[str]:
-    """"我叫王秀英，电话…" -> "王秀英"; None when it does not look like a name."""
-    name = _NAME_PREFIX.sub("", (text or "").strip())
-    name = re.split(r"[，,。.!！~\s]|电话|手机|今年", name)[0]
-    if not name or len(name) > MAX_NAME or re.search(r"\d", name) or _DONT_KNOW.match(name):
-        return None
-    return name
+    """"我姓刘 叫刘桂芬" -> "刘桂芬", "叫我王阿姨就行" -> "王阿姨"; None when the answer is no name
+    (a place such as 株洲 or 平桥乡, a question, a number)."""
+    place = region_from_text(text) is not None or parse_street(text) is not None
+    name = parse_name(text, place_named=place)
+    return name if name and len(name) <= MAX_NAME else None
 
 
 def plain_deadline(iso: str) -> str:
@@ -78,18 +81,27 @@ def reported_emergency(tracker: Tracker) -> bool:
     )
 
 
-def choose_program(tracker: Tracker, description: str) -> str:
-    """Named during this request > suggested by the eligibility screen > guessed from what
-    happened > asked about earlier > temporary (临时救助, the catch-all of the documents)."""
+def _description_message(tracker: Tracker, description: str) -> dict:
+    """The parse of the citizen's message that told what happened."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("text") or "").strip() == description.strip():
+            return event.get("parse_data") or {}
+    return tracker.latest_message or {}
+
+
+def choose_program(tracker: Tracker, description: str) -> Tuple[str, bool]:
+    """(program, sure): named during this request > suggested by the eligibility screen > the
+    need read in what happened (智能分拨) > asked about earlier. When none is known, the
+    catch-all 临时救助 of civil affairs, flagged for a person to route (sure = False)."""
     for message in user_messages_since(tracker, "help_form"):
         for entity in message.get("entities") or []:
             if entity.get("entity") == "program" and entity.get("value") in vocabulary()["programs"]:
-                return entity["value"]
-    for candidate in (tracker.get_slot("suggested_program"), guess_program(description),
-                      tracker.get_slot("program")):
+                return entity["value"], True
+    for candidate in (tracker.get_slot("suggested_program"),
+                      need_of(_description_message(tracker, description)), tracker.get_slot("program")):
         if candidate in vocabulary()["programs"]:
-            return candidate
-    return vocabulary()["default_program"]
+            return candidate, True
+    return vocabulary()["default_program"], False
 
 
 class ValidateHelpForm(InterruptibleFormValidation):
@@ -157,6 +169,9 @@ class ValidateHelpForm(InterruptibleFormValidation):
     async def validate_citizen_name(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         name = clean_name(str(value or ""))
+        if name is None and failed_tries(tracker, "citizen_name") >= TRIES:
+            dispatcher.utter_message(response="utter_name_skipped")  # a clerk asks when calling
+            return {"citizen_name": ANONYMOUS}
         if name is None:
             dispatcher.utter_message(response="utter_name_invalid")
         return {"citizen_name": name}
@@ -165,7 +180,16 @@ class ValidateHelpForm(InterruptibleFormValidation):
                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         phone = extract_mobile(str(value or "")) or extract_mobile(tracker.latest_message.get("text"))
         if phone is None:
-            dispatcher.utter_message(response="utter_phone_invalid")
+            # Two tries, then a way on: no number is taken as "none" (a person then files the
+            # request, see ActionSubmitHelpRequest), and the form goes on to what happened.
+            tried = failed_tries(tracker, "phone")
+            no_phone = latest_intent(tracker)[0] == "dont_know" or _NO_PHONE.search(
+                tracker.latest_message.get("text") or "")
+            if no_phone or tried > TRIES:
+                dispatcher.utter_message(response="utter_phone_later")
+                return {"phone": UNKNOWN}
+            dispatcher.utter_message(response="utter_phone_way_on" if tried >= TRIES
+                                     else "utter_phone_invalid")
         return {"phone": phone}
 
     async def validate_region(self, value: Any, dispatcher: CollectingDispatcher,
@@ -180,9 +204,14 @@ class ValidateHelpForm(InterruptibleFormValidation):
         text = str(value or "").strip()
         if latest_intent(tracker)[0] == "dont_know" or _DONT_KNOW.match(text):
             return {"street": UNKNOWN}
-        street = parse_street(text) or (text if 2 <= len(text) <= 16 else None)
+        # A place as free text (平桥, 月塘), never a question or a sentence about something else.
+        plain = 2 <= len(text) <= 10 and not _QUESTION.search(text) and not _SENTENCE.search(text)
+        street = parse_street(text) or (text if plain else None)
+        if street is None and failed_tries(tracker, "street") >= TRIES:
+            dispatcher.utter_message(response="utter_street_skipped")  # optional: the office asks
+            return {"street": UNKNOWN}
         if street is None:
-            dispatcher.utter_message(response="utter_ask_street")
+            dispatcher.utter_message(response="utter_street_again")
             return {"street": None}
         return {"street": street}
 
@@ -204,8 +233,10 @@ def referral_payload(tracker: Tracker) -> Dict[str, Any]:
     if facts:
         description += vocabulary()["referral_facts"].format(facts=facts)
     street = tracker.get_slot("street")
+    program, sure = choose_program(tracker, tracker.get_slot("help_description") or "")
     return {
-        "program": choose_program(tracker, tracker.get_slot("help_description") or ""),
+        "program": program,
+        "needs_routing": not sure,
         "region": tracker.get_slot("region"),
         "street": None if street in (None, UNKNOWN) else street,
         "citizen": {"name": tracker.get_slot("citizen_name"), "phone": tracker.get_slot("phone")},
@@ -223,6 +254,11 @@ class ActionSubmitHelpRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         payload = referral_payload(tracker)
+        if payload["citizen"]["phone"] == UNKNOWN:
+            # Nobody could call back: a person takes it from here, with everything told so far.
+            dispatcher.utter_message(response="utter_help_no_phone")
+            emit_handoff(dispatcher, tracker, "request_human")
+            return [SlotSet("help_description", None), SlotSet("pending_retry", None)]
         try:
             ticket = await services_client.request(
                 "POST", "/api/referrals", json=payload,

@@ -40,6 +40,30 @@ def gave_up_on(tracker: Tracker, slot: str) -> bool:
     return tracker.get_slot("requested_slot") == slot and latest_intent(tracker)[0] == "dont_know"
 
 
+TRIES = 2  # answers to one question the bot cannot use before it offers a way on
+
+
+def failed_tries(tracker: Tracker, slot: str) -> int:
+    """How many of the citizen's messages have tried to answer the question for `slot` since
+    the form first asked it (the latest included): the form offers a way on after TRIES
+    instead of asking forever."""
+    since_asked, users = 0, 0
+    for event in reversed(tracker.events):
+        kind, name = event.get("event"), event.get("name")
+        if kind == "user":
+            users += 1
+        elif kind == "slot" and name == "requested_slot":
+            if event.get("value") == slot:
+                since_asked = users  # asked here: the messages after it answered this question
+            elif event.get("value") is not None:
+                break
+        elif kind == "slot" and name != slot and event.get("value") is not None and users:
+            break  # another answer was taken before: the question for `slot` came after it
+        elif kind == "active_loop" and event.get("name") is None:
+            break
+    return since_asked
+
+
 def fresh_user_turn(tracker: Tracker, form: Text) -> bool:
     """True when the form runs right after the citizen spoke (not on return from a digression)."""
     for event in reversed(tracker.events):

@@ -9,6 +9,7 @@ tested on their own.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Optional
 
@@ -32,6 +33,21 @@ _NONE_WORDS = re.compile(
     r"(没有?(任何)?收入|没啥收入|没什么收入|无收入|零收入|一分钱?(收入)?都?没有?|没有?进项|没有?钱|没存款|没有存款|"
     r"没有?积蓄|一分(钱)?也?没|分文没有|身无分文|啥也没有|什么都没有|一点都没有|^没有?$|^无$|^零$|^0$)"
 )
+# "None" in any word order and dialect: a negation and a word for money, income or savings
+# (积蓄没得, 一分钱存款都冇, 没啥子存款, 存款一点没有).
+_NEGATION = re.compile(r"(没有?|没得|冇|木有|无|没啥子?|没什么|一分(钱)?都?(没|冇)|不剩|莫得|么得)")
+_MONEY_WORD = re.compile(r"(存款|积蓄|储蓄|存的钱|存钱|家底|钱|收入|进项|工资|退休金|养老金)")
+
+
+_NOT_AN_AMOUNT = re.compile(r"一(点儿?|丁点儿?|分钱?|毛钱?|个子儿?|个钢镚儿?)")
+
+
+def says_none(text: str) -> bool:
+    """The citizen says there is none (no income, no savings), however it is worded."""
+    text = (text or "").strip()
+    if _NONE_WORDS.search(text):
+        return True
+    return bool(_NEGATION.search(text) and _MONEY_WORD.search(text) and not re.search(r"\d", text))
 
 
 @dataclass(frozen=True)
@@ -78,10 +94,13 @@ def parse_money(text: str) -> Optional[Quantity]:
     text = (text or "").strip()
     if not text:
         return None
+    none = says_none(text)
+    if none:  # 一点积蓄都没得: 一点 is no amount here
+        text = _NOT_AN_AMOUNT.sub("", text)
     candidates = [(v, b, a, approx) for v, b, a, approx in numbers(text)
                   if not _NOT_MONEY_AFTER.match(a)]
     if not candidates:
-        return Quantity(0.0) if _NONE_WORDS.search(text) else None
+        return Quantity(0.0) if none else None
     marked = [c for c in candidates if _MONEY_AFTER.match(c[2]) or c[0] >= 100]
     value, before, _after, approx = (marked or candidates)[0]
     if _YEARLY.search(before[-8:] if before else "") or _YEARLY.search(text) and "月" not in text:
@@ -176,33 +195,52 @@ def parse_yes_no(text: str) -> Optional[bool]:
     return None
 
 
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+# Digits read one by one, as speech recognition writes them and elderly people type them:
+# 幺 (1 on the phone), 两 / 二, 洞 (0), 拐 (7), 勾 (9) and the formal 壹贰叁 ….
+_SPOKEN = {**dict.fromkeys("零〇○洞", "0"), **dict.fromkeys("一幺壹", "1"), **dict.fromkeys("二两贰", "2"),
+           **dict.fromkeys("三叁", "3"), **dict.fromkeys("四肆", "4"), **dict.fromkeys("五伍", "5"),
+           **dict.fromkeys("六陆", "6"), **dict.fromkeys("七柒拐", "7"), **dict.fromkeys("八捌", "8"),
+           **dict.fromkeys("九玖勾", "9")}
+_SPOKEN_CHARS = "".join(_SPOKEN)
+# A run of at least three spoken digits (spaces and dashes between them allowed): 十, 百 and 千
+# break a run, so amounts (一千二百) are never read this way.
+_SPOKEN_RUN = re.compile(rf"[{_SPOKEN_CHARS}](?:[\s\-—－]*[{_SPOKEN_CHARS}]){{2,}}")
+
+
+def digits_as_read(text: Optional[str]) -> str:
+    """'幺三八 零零零零 幺二三四' -> '138 0000 1234', '１３８' -> '138': for numbers read digit by
+    digit (phones, reference numbers, the last 4 digits), never for amounts."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _SPOKEN_RUN.sub(lambda m: "".join(_SPOKEN.get(ch, ch) for ch in m.group(0)), text)
+
+
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s\-]?)?(1[3-9]\d)[\s\-]*(\d{4})[\s\-]*(\d{4})(?!\d)")
 
 
 def parse_mobile(text: Optional[str]) -> Optional[str]:
-    """A mainland mobile number, also typed in 3-4-4 groups (138 0000 1234, 138-0000-1234)."""
-    m = _MOBILE.search(text or "")
+    """A mainland mobile number however it is written: 13800001234, 138 0000 1234,
+    138-0000-1234, +86 138…, １３８…, 幺三八零零零零幺二三四."""
+    m = _MOBILE.search(digits_as_read(text))
     return "".join(m.groups()) if m else None
 
 
 def parse_last4(text: Optional[str]) -> Optional[str]:
-    """The last 4 digits of a phone: '1234', '尾号1234', or a whole mobile number."""
-    text = text or ""
+    """The last 4 digits of a phone: '1234', '尾号1234', '幺二三四', or a whole mobile number."""
+    text = digits_as_read(text)
     mobile = parse_mobile(text)
     if mobile:
         return mobile[-4:]
-    digits = re.findall(r"(?<!\d)(\d{4})(?!\d)", text)
+    digits = re.findall(r"(?<!\d)(\d[\s\-]?\d[\s\-]?\d[\s\-]?\d)(?!\d)", text)
     if len(digits) == 1:
-        return digits[0]
-    m = re.search(r"[零〇一二三四五六七八九幺]{4}", text)
-    if m:
-        return m.group(0).translate(str.maketrans("零〇一二三四五六七八九幺", "001234567891"))
+        return re.sub(r"\D", "", digits[0])
     return None
 
 
 def parse_reference_no(text: Optional[str]) -> Optional[str]:
-    """12349-20261122-0001, also typed with spaces, other dashes or none at all."""
-    m = re.search(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4,6})(?!\d)", text or "")
+    """12349-20261122-0001, also typed with spaces, other dashes or none at all, or read out
+    digit by digit (幺二三四九 二零二六…)."""
+    text = re.sub(r"(?<=\d)\s+(?=\d)", "", digits_as_read(text))
+    m = re.search(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4,6})(?!\d)", text)
     return f"12349-{m.group(1)}-{m.group(2)}" if m else None
 
 
@@ -222,3 +260,39 @@ def parse_street(text: Optional[str]) -> Optional[str]:
         if len(name) >= 2 and not _NOT_A_STREET.search(name):
             return name
     return None
+
+
+# --- names --------------------------------------------------------------------------------------
+
+_NAME_LEAD = re.compile(r"^(?:我|俺|咱|本人)?(?:的)?(?:名字|姓名)?(?:是|叫|叫做|为|[:：])?\s*")
+_CALLED = re.compile(r"(?:我|俺)?(?:叫|名叫|名字叫|叫做)(?!我|俺)\s*([\u4e00-\u9fa5·]{2,5})")
+_SURNAME_ONLY = re.compile(r"(?:我|俺)?姓\s*([\u4e00-\u9fa5])(?![\u4e00-\u9fa5]*(?:叫|名))")
+# A form of address is as good as a name for a clerk who calls back: 王阿姨, 张大爷, 李师傅.
+_ADDRESS = re.compile(r"(?:叫我|喊我|我是|俺是)?\s*([\u4e00-\u9fa5]{1,2}(?:阿姨|大爷|大娘|大妈|大姐|大哥|奶奶|爷爷"
+                      r"|婆婆|叔叔|叔|婶子|婶|老师|师傅|先生|女士|小姐|老汉|老太)|(?<=叫我)[老小][\u4e00-\u9fa5])")
+_NOT_A_NAME = re.compile(r"(\d|[市区县乡镇村屯组]$|街道|社区|小区|大队|路|号|低保|特困|救助|补贴|不知道|不清楚"
+                         r"|不晓得|不记得|[吗呢？?]$|怎么|什么|为啥|咋|啥|干嘛|多少|电话|手机|没有|不用|不要|算了"
+                         r"|问|说|老伴|老头|老公|老婆|孩子|小孩|那个|这个|就是)")
+_FILLER = re.compile(r"^((嗯|喂|那个|这个|就是|你好|您好|哦|啊|呃|额)[，,。\s]*)+")
+
+
+def parse_name(text: Optional[str], place_named: bool = False) -> Optional[str]:
+    """The name in an answer to "您怎么称呼": 我姓刘 叫刘桂芬 -> 刘桂芬, 叫我王阿姨就行 -> 王阿姨,
+    我是张大爷 -> 张大爷, 我姓刘 -> 刘. None when the answer is no name: a place (`place_named`:
+    the caller found a region in it), a question, a number, 不知道."""
+    text = _FILLER.sub("", (text or "").strip())
+    if not text or place_named:
+        return None
+    for pattern in (_ADDRESS, _CALLED, _SURNAME_ONLY):
+        m = pattern.search(text)
+        if m:
+            name = re.split(r"[，,。.!！~\s]|电话|手机|今年|就行|就好|吧$", m.group(1))[0]
+            if pattern is _SURNAME_ONLY:  # 我姓王，王秀英: the whole name if it follows
+                whole = re.search(rf"{name}[\u4e00-\u9fa5]{{1,3}}", text[m.end():])
+                name = whole.group(0) if whole and not _NOT_A_NAME.search(whole.group(0)) else name
+            return None if _NOT_A_NAME.search(name) else name
+    name = _NAME_LEAD.sub("", text)
+    name = re.split(r"[，,。.!！~\s]|电话|手机|今年", name)[0]
+    if not name or len(name) > 4 or _NOT_A_NAME.search(name):
+        return None
+    return name

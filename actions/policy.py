@@ -16,18 +16,19 @@ from rasa_sdk.types import DomainDict
 from actions import services_client
 from actions.interruptions import InterruptibleFormValidation, gave_up_on
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import guess_program, program_name, vocabulary
+from actions.vocabulary import need_of, program_name, vocabulary
 
 ASPECTS = ("条件", "标准", "金额", "材料", "流程", "时限", "部门")
 OVERVIEW_ASPECT = "条件"  # what a program is and who may get it: the answer to "低保是啥"
 
 
-def program_in_text(text: str) -> Optional[str]:
-    """A program named in free text when NLU found no entity (低保, 特困 … or a hardship word)."""
+def program_in_text(text: str, parse_data: Optional[dict] = None) -> Optional[str]:
+    """A program named in free text when NLU found no entity (低保, 特困 …), else the need the
+    classifier read in the message (孩子上学的钱 -> education)."""
     for code, name in vocabulary()["programs"].items():
         if name in text:
             return code
-    return guess_program(text)
+    return need_of(parse_data)
 
 
 def aspect_for(tracker: Tracker) -> Optional[str]:
@@ -61,14 +62,15 @@ class ValidatePolicyForm(InterruptibleFormValidation):
         text = tracker.latest_message.get("text") or ""
         if requested == "region":
             return bool(region_from_text(text) or next(tracker.get_latest_entity_values("region"), None))
-        return bool(next(tracker.get_latest_entity_values("program"), None) or program_in_text(text))
+        return bool(next(tracker.get_latest_entity_values("program"), None)
+                    or program_in_text(text, tracker.latest_message))
 
     async def extract_program(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "program" or tracker.get_slot("program"):
             return {}
         # None when not understood: the form asks again (the citizen may also say 不知道)
-        return {"program": program_in_text(tracker.latest_message.get("text") or "")}
+        return {"program": program_in_text(tracker.latest_message.get("text") or "", tracker.latest_message)}
 
     async def extract_region(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[Text, Any]:
@@ -84,7 +86,7 @@ class ValidatePolicyForm(InterruptibleFormValidation):
                                domain: DomainDict) -> Dict[Text, Any]:
         if value in vocabulary()["programs"]:
             return {"program": value}
-        return {"program": program_in_text(str(value or ""))}
+        return {"program": program_in_text(str(value or ""), tracker.latest_message)}
 
     async def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:

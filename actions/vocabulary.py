@@ -22,13 +22,12 @@ def department_name(code: Optional[str]) -> str:
     return vocabulary()["departments"].get(code or "", code or "")
 
 
-def guess_program(text: str) -> Optional[str]:
-    """The program a description of a hardship points to most (the most keywords; on a tie, the
-    one listed first), or None if no word matches."""
-    hits = {program: sum(w in text for w in words)
-            for program, words in vocabulary()["program_keywords"].items()}
-    best = max(hits, key=hits.get, default=None)  # max() keeps the first of equal counts
-    return best if best and hits[best] else None
+def need_of(parse_data: Optional[dict]) -> Optional[str]:
+    """The program the need classifier read in a message (bot/components/need_classifier.py),
+    or None when it was unsure: a person routes the request then."""
+    need = (parse_data or {}).get("need") or {}
+    program = need.get("program")
+    return program if program in vocabulary()["programs"] else None
 
 
 def sounds_urgent(text: str) -> bool:

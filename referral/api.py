@@ -58,7 +58,11 @@ def parse_new_referral(data: dict) -> service.NewReferral:
     urgency = _str(data, "urgency", required=False) or "normal"
     if urgency not in domain.URGENCIES:
         raise invalid("urgency", "urgency must be normal or urgent")
+    needs_routing = data.get("needs_routing", False)
+    if not isinstance(needs_routing, bool):
+        raise invalid("needs_routing", "needs_routing must be true or false")
     return service.NewReferral(
+        needs_routing=needs_routing,
         program=program, region=region, citizen_name=_str(data, "citizen.name"),
         citizen_phone=phone, description=_str(data, "description"), urgency=urgency,
         street=_str(data, "street", required=False),

@@ -20,6 +20,7 @@ PROGRAMS = (
     "disaster disability legal_aid vagrant child_welfare elderly_care"
 ).split()
 URGENCIES = ("normal", "urgent")
+UNSURE_DEPARTMENT = "civil_affairs"  # 一门受理: requests nobody could route start there
 
 
 @cache
@@ -65,14 +66,19 @@ def _matches(match: dict, program: str, region: str, text: str) -> bool:
 
 def route(program: str, region: str, street: str | None = None, text: str = "",
           region_name: str = "", directory: Directory | None = None,
-          department: str | None = None) -> Route:
+          department: str | None = None, unsure: bool = False) -> Route:
     """Department and handling unit for a request; the first matching rule refines the default.
 
     A rule whose unit is "{street}" hands the request to the citizen's 乡镇/街道 office, found in
     the unit directory; when the street matches no unit (or none was given) the request goes to
     the region's office of that department, flagged unplaced (待分派). `department` routes a
     transfer: only rules that lead to that department apply, so street routing is kept.
+    `unsure`: nobody could tell what the request needs; it goes to the region's civil-affairs
+    office (一门受理), flagged for a person to route, never silently to a wrong department.
     """
+    if unsure:
+        return Route(UNSURE_DEPARTMENT, f"{region_name}{department_name(UNSURE_DEPARTMENT)}", "unsure",
+                     unplaced=True)
     target = department or department_for(program)
     source = routing()["programs"][program]["source"] if department is None else "transfer"
     for rule in routing()["rules"]:

@@ -70,6 +70,7 @@ class NewReferral:
     citizen_id_masked: str | None = None
     channel: str = "api"
     conversation_id: str | None = None
+    needs_routing: bool = False  # nobody could tell the program: a person routes it (待分派)
 
 
 @cache
@@ -193,14 +194,15 @@ async def create_referral(
     try:
         async with sf() as s, s.begin():
             r = domain.route(req.program, req.region, req.street, req.description, region_name,
-                             await unit_directory(s))
+                             await unit_directory(s), unsure=req.needs_routing)
             seq = await _next_sequence(s, now.astimezone(CHINA).date())
             ticket = Ticket(
                 reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq),
                 department=r.department, handling_unit=r.handling_unit, unit_code=r.unit_code,
                 unplaced=r.unplaced,
                 priority=1 if req.urgency == "urgent" else 0, escalation_level=0, sla_cycle=0,
-                status="new", created_at=now, updated_at=now, **asdict(req),
+                status="new", created_at=now, updated_at=now,
+                **{k: v for k, v in asdict(req).items() if k != "needs_routing"},
             )
             _apply_sla(ticket, now)
             s.add(ticket)

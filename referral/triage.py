@@ -13,8 +13,6 @@ from referral.service import iso_local
 from rules.regions import regions
 
 URGENT_INTENTS = {"report_emergency", "crisis"}
-# When the citizen names no program, what the intent most likely means.
-PROGRAM_BY_INTENT = {"report_emergency": "temporary", "crisis": "temporary"}
 
 
 class ParserUnavailable(Exception):
@@ -36,11 +34,19 @@ def assess(parsed: dict, text: str, region: str | None) -> dict:
     name = intent.get("name")
     programs = [e["value"] for e in parsed.get("entities", [])
                 if e.get("entity") == "program" and e.get("value") in domain.PROGRAMS]
-    program = programs[0] if programs else PROGRAM_BY_INTENT.get(name)
+    need = parsed.get("need") or {}
+    # A program the citizen names; else the need the classifier read in the text (智能分拨).
+    program = programs[0] if programs else need.get("program") if need.get("program") in \
+        domain.PROGRAMS else None
     urgent = name in URGENT_INTENTS or any(k in text for k in domain.routing()["urgent_keywords"])
     result = {"intent": name, "confidence": round(float(intent.get("confidence") or 0), 4),
-              "program": program, "department": None, "urgent": urgent}
+              "program": program, "department": None, "urgent": urgent,
+              "need": {k: need[k] for k in ("confidence", "ranking") if k in need},
+              "needs_routing": program is None}
     if program is None:
+        # Unsure: the 一门受理 office (civil affairs) routes it; never silently wrong.
+        result.update(department=domain.UNSURE_DEPARTMENT,
+                      department_name=domain.department_name(domain.UNSURE_DEPARTMENT))
         return result
     region_name = regions().get(region or "", {}).get("name", "")
     route = domain.route(program, region or "", text=text, region_name=region_name)

@@ -3,6 +3,7 @@
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.help_request import (
+    UNKNOWN,
     ActionSubmitHelpRequest,
     ValidateHelpForm,
     choose_program,
@@ -37,6 +38,8 @@ def test_mobile_numbers_names_and_dates_as_people_type_them():
     assert extract_mobile("12345") is None
     assert clean_name("我叫王秀英。") == "王秀英" and clean_name("俺叫刘大柱，电话13800001234") == "刘大柱"
     assert clean_name("13800001234") is None and clean_name("不知道") is None
+    assert clean_name("株洲") is None and clean_name("平桥乡") is None  # a place, not a name
+    assert clean_name("我姓刘 叫刘桂芬") == "刘桂芬"
     assert plain_deadline("2026-12-21T10:00+08:00") == "12月21日"
 
 
@@ -154,24 +157,32 @@ def test_program_named_in_the_request_wins_then_the_screen_then_the_words():
         {"event": "user", "text": start["text"], "parse_data": start},
         {"event": "active_loop", "name": "help_form"},
     ]
-    assert choose_program(make_tracker({"suggested_program": "tekun"}, events=events), "老伴住院") == "dibao"
-    assert choose_program(make_tracker({"suggested_program": "tekun"}), "老伴住院") == "tekun"
-    assert choose_program(make_tracker({"program": "dibao"}), "老伴住院，交不起医药费") == "medical"
-    assert choose_program(make_tracker({}), "说不清") == "temporary"
-    # the most words win: 瘫痪 points to disability, but no income and no food to subsistence
-    assert choose_program(make_tracker({}), "老伴瘫痪在床，家里没有收入，吃饭都成问题") == "dibao"
+    assert choose_program(make_tracker({"suggested_program": "tekun"}, events=events), "老伴住院") == ("dibao", True)
+    assert choose_program(make_tracker({"suggested_program": "tekun"}), "老伴住院") == ("tekun", True)
+    # the need the classifier read in what happened (its parse of that message)
+    told = [{"event": "user", "text": "老伴住院，交不起医药费",
+             "parse_data": {"need": {"program": "medical", "confidence": 0.8}}}]
+    assert choose_program(make_tracker({"program": "dibao"}, events=told), "老伴住院，交不起医药费") == \
+        ("medical", True)
+    # nobody could tell: the catch-all of civil affairs, flagged for a person to route
+    unsure = [{"event": "user", "text": "说不清", "parse_data": {"need": {"program": None, "confidence": 0.2}}}]
+    assert choose_program(make_tracker({}, events=unsure), "说不清") == ("temporary", False)
 
 
 async def test_submit_files_a_referral_and_tells_the_reference(services):
     d = CollectingDispatcher()
+    told = [{"event": "user", "text": "老伴住院，交不起医药费",
+             "parse_data": {"need": {"program": "medical", "confidence": 0.8}}}]
     t = make_tracker(
-        filled(household_size=2, monthly_income=0.0), metadata={"channel": "wechat", "conversation_id": 42}
+        filled(household_size=2, monthly_income=0.0), metadata={"channel": "wechat", "conversation_id": 42},
+        events=told,
     )
     events = await ActionSubmitHelpRequest().run(d, t, DOMAIN)
     sent = services.referrals[-1]
     assert sent["body"]["citizen"] == {"name": "王秀英", "phone": "13800001234"}
     assert sent["body"]["region"] == "341503" and sent["body"]["street"] == "苏埠镇"
     assert sent["body"]["program"] == "medical" and sent["body"]["urgency"] == "normal"
+    assert sent["body"]["needs_routing"] is False
     assert sent["body"]["channel"] == "wechat" and sent["body"]["conversation_id"] == "42"
     assert sent["body"]["description"] == "老伴住院，交不起医药费（热线初筛：2口人，全家每月收入约0元）"
     assert sent["headers"]["Idempotency-Key"].startswith("bot:")
@@ -219,3 +230,68 @@ async def test_refused_request_goes_to_a_person(services):
     await ActionSubmitHelpRequest().run(d, make_tracker(filled()), DOMAIN)
     assert responses(d) == ["utter_help_rejected"]
     assert json_messages(d)[0]["handoff"]["reason"] == "request_human"
+
+
+def asked(slot, *answers, before=None):
+    """Events of a form that asked for `slot` and got `answers` (the last one is being validated)."""
+    events = list(before or [{"event": "slot", "name": "citizen_name", "value": "王秀英"}])
+    for text in answers:
+        events += [{"event": "slot", "name": "requested_slot", "value": slot},
+                   {"event": "action", "name": "action_listen"},
+                   {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": "inform"}}},
+                   {"event": "slot", "name": slot, "value": None}]
+    return events[:-1]  # the latest answer is still being validated
+
+
+async def test_two_tries_at_the_phone_then_a_way_on_then_a_person_files_it():
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    t = make_tracker(text="一三八零零", events=asked("phone", "一三八零零"), requested_slot="phone")
+    assert await form.validate_phone("一三八零零", d, t, DOMAIN) == {"phone": None}
+    assert responses(d) == ["utter_phone_invalid"]
+    d = CollectingDispatcher()
+    t = make_tracker(text="号码忘了", events=asked("phone", "一三八零零", "号码忘了"), requested_slot="phone")
+    assert await form.validate_phone("号码忘了", d, t, DOMAIN) == {"phone": None}
+    assert responses(d) == ["utter_phone_way_on"]  # the second try offers the way on
+    d = CollectingDispatcher()
+    t = make_tracker(text="我没有手机", events=asked("phone", "x", "我没有手机"), requested_slot="phone")
+    assert await form.validate_phone("我没有手机", d, t, DOMAIN) == {"phone": UNKNOWN}
+    assert responses(d) == ["utter_phone_later"]
+    # the form goes on; at the end a person files it (nobody could call back otherwise)
+    d = CollectingDispatcher()
+    done = make_tracker({"citizen_name": "王秀英", "phone": UNKNOWN, "region": "341503",
+                         "street": UNKNOWN, "help_description": "老伴住院"}, "老伴住院")
+    await ActionSubmitHelpRequest().run(d, done, DOMAIN)
+    assert responses(d) == ["utter_help_no_phone"]
+    assert json_messages(d)[0]["handoff"]["reason"] == "request_human"
+
+
+async def test_a_phone_said_in_chinese_digits_is_taken_at_once():
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    t = make_tracker(text="幺三八 零零零零 幺二三四", events=asked("phone", "幺三八 零零零零 幺二三四"),
+                     requested_slot="phone")
+    assert await form.validate_phone("幺三八 零零零零 幺二三四", d, t, DOMAIN) == {"phone": "13800001234"}
+    assert responses(d) == []
+
+
+async def test_a_question_is_no_street_and_two_misses_skip_it():
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    t = make_tracker(text="能给多少钱", events=asked("street", "能给多少钱"), requested_slot="street")
+    assert await form.validate_street("能给多少钱", d, t, DOMAIN) == {"street": None}
+    assert responses(d) == ["utter_street_again"]
+    d = CollectingDispatcher()
+    t = make_tracker(text="这个我真说不上来啊", events=asked("street", "能给多少钱", "这个我真说不上来啊"),
+                     requested_slot="street")
+    assert await form.validate_street("这个我真说不上来啊", d, t, DOMAIN) == {"street": UNKNOWN}
+    assert responses(d) == ["utter_street_skipped"]
+    assert await form.validate_street("平桥", CollectingDispatcher(), make_tracker(), DOMAIN) == {"street": "平桥"}
+
+
+async def test_a_place_is_no_name_and_two_misses_go_on_without_one():
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    t = make_tracker(text="株洲", events=asked("citizen_name", "株洲", before=[]), requested_slot="citizen_name")
+    assert await form.validate_citizen_name("株洲", d, t, DOMAIN) == {"citizen_name": None}
+    d = CollectingDispatcher()
+    t = make_tracker(text="问这干啥", events=asked("citizen_name", "株洲", "问这干啥", before=[]),
+                     requested_slot="citizen_name")
+    assert (await form.validate_citizen_name("问这干啥", d, t, DOMAIN))["citizen_name"] == "（未留姓名）"
+    assert responses(d) == ["utter_name_skipped"]

@@ -8,6 +8,7 @@ from actions.parsing import (
     parse_count,
     parse_last4,
     parse_mobile,
+    parse_name,
     parse_money,
     parse_person_count,
     parse_reference_no,
@@ -133,3 +134,52 @@ def test_reference_numbers_phones_and_last_digits():
     assert parse_mobile("138-0000-1234") == "13800001234" and parse_mobile("12345") is None
     assert parse_last4("尾号1234") == "1234" and parse_last4("13800001234") == "1234"
     assert parse_last4("一二三四") == "1234" and parse_last4("不记得") is None
+
+
+@pytest.mark.parametrize("text", [
+    "13800001234", "138 0000 1234", "138-0000-1234", "+86 138 0000 1234", "+8613800001234",
+    "8613800001234", "１３８００００１２３４", "幺三八零零零零幺二三四", "一三八 零零零零 一二三四",
+    "幺三八-洞洞洞洞-幺两三四", "我电话是幺三八零零零零幺二三四 你记一下",
+])
+def test_a_mobile_number_however_it_is_said(text):
+    assert parse_mobile(text) == "13800001234"
+
+
+@pytest.mark.parametrize("text", ["一千二百", "两千五", "三口人", "我六十七了", "一二"])
+def test_amounts_and_counts_are_not_read_as_phone_digits(text):
+    assert parse_mobile(text) is None
+
+
+@pytest.mark.parametrize("text, ref", [
+    ("12349-20261122-0001", "12349-20261122-0001"),
+    ("幺二三四九 二零二六幺幺二二 零零零幺", "12349-20261122-0001"),
+    ("编号是 12349 2026 1122 0001", "12349-20261122-0001"),
+    ("１２３４９－２０２６１１２２－０００１", "12349-20261122-0001"),
+])
+def test_a_reference_number_read_out_or_spaced(text, ref):
+    assert parse_reference_no(text) == ref
+
+
+@pytest.mark.parametrize("text", ["1234", "尾号1234", "幺二三四", "一 二 三 四", "后四位是幺两三四"])
+def test_the_last_four_digits(text):
+    assert parse_last4(text) == "1234"
+
+
+@pytest.mark.parametrize("text", ["一点积蓄都没得", "积蓄没得", "一分钱存款都冇", "没啥子存款", "存款一点没有",
+                                  "家底早就没了", "俺们木有存款", "莫得钱"])
+def test_none_in_any_word_order_and_dialect(text):
+    assert parse_money(text).value == 0
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我姓刘 叫刘桂芬", "刘桂芬"), ("我姓王，王秀英", "王秀英"), ("叫我王阿姨就行", "王阿姨"),
+    ("我是张大爷", "张大爷"), ("俺叫李秀兰", "李秀兰"), ("嗯 那个 我叫陈建国", "陈建国"), ("就叫我老李吧", "老李"),
+    ("我姓刘", "刘"), ("欧阳娜娜", "欧阳娜娜"), ("俺叫刘大柱，电话13800001234", "刘大柱"),
+])
+def test_a_name_as_people_give_it(text, name):
+    assert parse_name(text) == name
+
+
+@pytest.mark.parametrize("text", ["平桥乡", "13800001234", "不知道", "低保怎么申请", "我叫啥你问这干嘛", "我老伴"])
+def test_no_name_when_the_answer_is_something_else(text):
+    assert parse_name(text) is None

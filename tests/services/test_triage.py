@@ -16,8 +16,18 @@ async def test_program_entity_routes_to_its_department(rasa_client, rasa):
     assert rasa.received[-1] == {"text": "房子漏雨想申请危房改造"}
 
 
+async def test_the_need_read_in_a_description_routes_it(rasa_client, rasa):
+    rasa.parse_result = {"intent": {"name": "request_help", "confidence": 0.7}, "entities": [],
+                         "need": {"program": "education", "confidence": 0.81,
+                                  "ranking": [{"program": "education", "confidence": 0.81}]}}
+    body = (await rasa_client.post("/api/triage", json={"text": "闺女读大专的学费没着落"})).json()
+    assert (body["program"], body["department"], body["needs_routing"]) == ("education", "education", False)
+    assert body["need"]["confidence"] == 0.81
+
+
 async def test_emergency_is_urgent_temporary_assistance(rasa_client, rasa):
-    rasa.parse_result = {"intent": {"name": "report_emergency", "confidence": 0.8}, "entities": []}
+    rasa.parse_result = {"intent": {"name": "report_emergency", "confidence": 0.8}, "entities": [],
+                         "need": {"program": "temporary", "confidence": 0.9, "ranking": []}}
     body = (await rasa_client.post("/api/triage", json={"text": "家里着火了什么都没了"})).json()
     assert body["urgent"] and body["program"] == "temporary"
     assert body["department"] == "civil_affairs"
@@ -33,10 +43,12 @@ async def test_urgent_words_override_a_calm_intent(rasa_client, rasa):
     assert body["urgent"] is True and body["program"] == "dibao"
 
 
-async def test_unknown_program_gives_no_department(rasa_client, rasa):
-    rasa.parse_result = {"intent": {"name": "greet", "confidence": 0.99}, "entities": []}
+async def test_an_unsure_need_goes_to_civil_affairs_for_a_person_to_route(rasa_client, rasa):
+    rasa.parse_result = {"intent": {"name": "greet", "confidence": 0.99}, "entities": [],
+                         "need": {"program": None, "confidence": 0.2, "ranking": []}}
     body = (await rasa_client.post("/api/triage", json={"text": "你好"})).json()
-    assert body["program"] is None and body["department"] is None
+    assert body["program"] is None and body["needs_routing"] is True
+    assert body["department"] == "civil_affairs"  # 一门受理, never silently wrong
 
 
 @pytest.mark.parametrize("body,field", [({}, "text"), ({"text": " "}, "text"),

@@ -166,3 +166,12 @@ async def test_an_admins_edit_of_the_office_and_aliases_takes_effect(sessions):
         await service.edit_unit(sessions, ADMIN, code, "罗集乡人民政府", [])
     listed = {u["code"]: u for u in await service.list_units(sessions, "341503")}
     assert listed[code]["edited_by"] is None and listed[code]["aliases"] == []
+
+
+async def test_a_request_nobody_could_route_waits_at_civil_affairs_flagged(sessions):
+    req = service.NewReferral(program="temporary", region="320200", citizen_name="钱大妈",
+                              citizen_phone="13800001234", description="说不清楚的困难",
+                              channel="web", needs_routing=True)
+    body, _ = await service.create_referral(sessions, req, None, "test")
+    t = await row(sessions, body["reference_no"])
+    assert (t.department, t.handling_unit, t.unplaced) == ("civil_affairs", "无锡市民政", True)
