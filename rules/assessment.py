@@ -14,11 +14,17 @@ condition of the documents, met (True), not met (False) or unknown for want of i
 
 A result resting on an unverified value says so in its reasons, and the response carries a
 warning naming the value. The program's status is that of its best route.
+
+No amount from a value the documents do not state: a yuan figure computed from an unverified
+value (the 低保 standard of most regions, a placeholder multiplier or number of months …) is
+not shown. The sentence states the rule in words instead (差额发放, 低保标准的N倍, N个月的低保
+标准), the estimated amount is null, and the reasons ask the citizen to confirm the local
+standard with the 乡镇（街道）or 12349 (Context.figure, Context.pick).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,6 +67,7 @@ class Route:
     notes: list[str] = field(default_factory=list)  # what the citizen gets, shown when eligible
     note_params: tuple[str, ...] = ()  # parameters the amount and notes rest on
     citations: list[str] = field(default_factory=list)  # "<file> <clause>"
+    if_not: list[str] = field(default_factory=list)  # said when the program is not eligible
 
 
 @dataclass
@@ -81,6 +88,7 @@ class Context:
         self.req, self.facts, self.params = req, facts, params
         self.h = facts.household
         self.region_name = regions()[req.region]["name"]
+        self.withheld: set[str] = set()  # unverified values a figure of this program was not shown for
 
     def value(self, path: str):
         return self.params[path].value
@@ -93,6 +101,27 @@ class Context:
 
     def note(self, key: str, **values) -> str:
         return texts()["notes"][key].format(**values)
+
+    # --- figures: no amount from a value the documents do not state ---------------------------
+    def firm(self, *params: str) -> bool:
+        return all(self.verified(p) for p in params)
+
+    def _withhold(self, params: Sequence[str]) -> bool:
+        """Whether a figure computed from `params` must not be shown (and remember why)."""
+        unverified = [p for p in params if not self.verified(p)]
+        self.withheld.update(unverified)
+        return bool(unverified)
+
+    def figure(self, key: str, params: Sequence[str], **values) -> str:
+        """A yuan figure inside a sentence (texts `figures`), or its rule form when the figure
+        is computed from an unverified value."""
+        entry = texts()["figures"][key]
+        return entry["rule" if self._withhold(params) else "figure"].format(**values)
+
+    def pick(self, key: str, params: Sequence[str], **values) -> str:
+        """A note stating an amount, or its `<key>_rule` twin (the rule in words) when the
+        amount is computed from an unverified value."""
+        return self.note(f"{key}_rule" if self._withhold(params) else key, **values)
 
     def provision(self, program: str) -> dict:
         """What the program gives here: the region's entry over the program's default."""
@@ -125,11 +154,42 @@ class Context:
         return ((() if self.req.income_known else ("household.monthly_income",))
                 + (() if self.req.area else ("area",)))
 
+    @property
+    def deduction_params(self) -> tuple[str, ...]:
+        """The values the employment-cost deduction is computed from, when there is one."""
+        if not self.h["employment_cost_deductions"]:
+            return ()
+        out: tuple[str, ...] = ()
+        if self.value("employment_deduction.share_of_dibao_standard"):
+            out += ("employment_deduction.share_of_dibao_standard", self.standard_param)
+        if self.value("employment_deduction.share_of_minimum_wage") and self.value("minimum_wage_monthly"):
+            out += ("employment_deduction.share_of_minimum_wage", "minimum_wage_monthly")
+        return out
+
+    def standard_figure(self) -> str:
+        return self.figure("standard", (self.standard_param,), amount=yuan(self.h["dibao_standard"]))
+
     def income_values(self) -> dict:
-        deduction = self.h["employment_cost_deductions"]
-        return {"per_capita": yuan(self.h["per_capita_income"]),
-                "standard": yuan(self.h["dibao_standard"]),
-                "deduction": self.text("deduction", amount=yuan(deduction)) if deduction else ""}
+        """per_capita, after (rigid expenses deducted), deduction and standard, as shown. A
+        deduction computed from an unverified value is stated as a rule, and the incomes shown
+        are then before it."""
+        h, n = self.h, len(self.req.members)
+        deduction, params = h["employment_cost_deductions"], self.deduction_params
+        if not deduction:
+            per_capita, after, note = h["per_capita_income"], h["per_capita_income_after_rigid_expenses"], ""
+        elif not self._withhold(params):
+            per_capita, after = h["per_capita_income"], h["per_capita_income_after_rigid_expenses"]
+            note = texts()["figures"]["deduction"]["figure"].format(amount=yuan(deduction))
+        else:
+            gross = self.req.gross_income
+            rigid = sum((self.req.rigid_expenses or {}).values())
+            per_capita, after = gross / n, max(gross - rigid, 0) / n
+            shares = texts()["deduction_shares"]
+            share = "或".join(shares[k].format(percent=f"{self.value(f'employment_deduction.{k}') * 100:g}")
+                             for k in shares if f"employment_deduction.{k}" in params)
+            note = texts()["figures"]["deduction"]["rule"].format(share=share)
+        return {"per_capita": yuan(per_capita), "after": yuan(after), "deduction": note,
+                "standard": self.standard_figure()}
 
     def unknown_income(self) -> Finding:
         keys = {"household.monthly_income": "income_unknown", "area": "area_unknown"}
@@ -154,11 +214,12 @@ class Context:
         if self.req.area is None:
             return Finding(None, self.text("area_unknown"), missing=("area",))
         ok = self.h["assets_within_limit"]
+        params = ("asset_limit_months", self.standard_param)
+        limit = self.figure("limit", params, amount=yuan(self.h["asset_limit_per_capita"]))
         return Finding(ok, self.text("assets_ok" if ok else "assets_over",
                                      per_capita_assets=yuan(self.h["per_capita_financial_assets"]),
-                                     months=yuan(self.value("asset_limit_months")),
-                                     limit=yuan(self.h["asset_limit_per_capita"])),
-                       params=("asset_limit_months", self.standard_param))
+                                     months=yuan(self.value("asset_limit_months")), limit=limit),
+                       params=params)
 
 
 # --- routes to a status ----------------------------------------------------------------------
@@ -186,13 +247,15 @@ def _citations(ctx: Context, params) -> list[str]:
     return out
 
 
-def resolve(ctx: Context, program: str, routes: list[Route]) -> ProgramResult:
-    """The program's result from its best route (the first one on ties: the main route)."""
+def resolve(ctx: Context, program: str, routes: list[Route], every_failure: bool = False) -> ProgramResult:
+    """The program's result from its best route (the first one on ties: the main route). With
+    `every_failure` (routes that are the same test for different members, as for 特困), a
+    program no route qualifies for gives the failed conditions of every route."""
     statuses = [route_status(ctx, r) for r in routes]
     best = max(range(len(routes)), key=lambda i: (RANK[statuses[i]], -i))
     route, status = routes[best], statuses[best]
     if status == "not_eligible":
-        shown = [f for f in route.findings if f.ok is False]
+        shown = [f for r in (routes if every_failure else [route]) for f in r.findings if f.ok is False]
     elif status == "need_more_info":
         shown = [f for f in route.findings if f.ok is not False]
     else:
@@ -203,13 +266,22 @@ def resolve(ctx: Context, program: str, routes: list[Route]) -> ProgramResult:
     if eligible:
         reasons += route.notes
         rests_on += route.note_params
+    elif status == "not_eligible":
+        reasons += route.if_not
+    unverified = [p for p in dict.fromkeys(rests_on) if not ctx.verified(p)]
+    sources: list[str] = []
+    if any(p.startswith("dibao.standard_") for p in unverified):
+        reasons.append(ctx.text("confirm_standard", region=ctx.region_name))
+        sources = texts()["standard_sources"].get(ctx.req.region, [])
+    elif any(p in ctx.withheld for p in unverified):
+        reasons.append(ctx.text("confirm_local"))
     if any(not ctx.verified(p) for f in shown if f.ok is not None for p in f.params):
         reasons.append(texts()["findings"]["unverified_basis"])
     missing = [m for f in route.findings if f.ok is None for m in f.missing]
     return ProgramResult(
         program, status, list(dict.fromkeys(reasons)),
         round(route.amount, 2) if eligible and route.amount is not None else None,
-        list(dict.fromkeys(_citations(ctx, rests_on) + route.citations)),
+        list(dict.fromkeys(_citations(ctx, rests_on) + route.citations + sources)),
         list(dict.fromkeys(missing)), list(dict.fromkeys(rests_on)))
 
 
@@ -228,8 +300,11 @@ def dibao(ctx: Context) -> list[Route]:
                            "dibao_income_not_below"),
         assets])
     if h["dibao_eligible"]:  # the gap to the standard, when the rules find the household eligible
-        household.amount = h["dibao_monthly_amount"]
-        household.notes.insert(0, ctx.note("dibao_amount", amount=yuan(h["dibao_monthly_amount"])))
+        amount_params = (ctx.standard_param, *ctx.deduction_params)
+        if ctx.firm(*amount_params):
+            household.amount = h["dibao_monthly_amount"]
+        household.notes.insert(0, ctx.pick("dibao_amount", amount_params,
+                                           amount=yuan(h["dibao_monthly_amount"])))
         household.note_params = ctx.income_params
     routes = [household]
     if "dibao" in req.receiving:
@@ -248,8 +323,12 @@ def _phase_out(ctx: Context, assets: Finding) -> Route:
         ceiling = h["dibao_phase_out_income_ceiling"]
         band_params = ("phase_out.income_max_multiplier",) + _at_bound(
             ctx, ceiling, "phase_out.includes_upper_bound")
+        multiplier = ctx.value("phase_out.income_max_multiplier")
+        shown = ctx.figure("ceiling", ("phase_out.income_max_multiplier", ctx.standard_param),
+                           amount=yuan(ceiling)) if multiplier else ""
         band = ctx.income_finding(h["dibao_phase_out_income_in_band"], "phase_out_in_band",
-                                  "phase_out_over", band_params, ceiling=yuan(ceiling))
+                                  "phase_out_over", band_params, ceiling=shown,
+                                  multiplier=yuan(multiplier))
     findings = [Finding(True, ctx.text("dibao_receiving")), band, assets]
     if ctx.value("phase_out.requires_employment"):
         employed = h["has_employed_member"]
@@ -286,43 +365,36 @@ def _single_person(ctx: Context, candidates: list[int], assets: Finding) -> Rout
 
 
 # --- 特困 -------------------------------------------------------------------------------------
-def tekun_candidates(ctx: Context) -> list[int]:
-    """Members 特困 may concern: minors, people who cannot work or are disabled, and — when no
-    one is able to support the household — anyone whose work ability we were not told."""
-    req = ctx.req
-    return [i for i, m in enumerate(req.members)
-            if m.can_work is False or m.disability_level
-            or (m.age is not None and ctx.facts.persons[i]["is_minor"])
-            or (req.has_capable_supporter is False and m.can_work is None)]
-
-
-def tekun(ctx: Context) -> list[Route] | None:
+def tekun(ctx: Context) -> list[Route]:
+    """Every member is a route: 特困 is always answered, with the reason why not (有劳动能力,
+    有收入, 有赡养人 …) when no member qualifies."""
     req, h = ctx.req, ctx.h
-    candidates = tekun_candidates(ctx)
-    if not candidates:
-        return None
     supporter = {
         None: Finding(None, ctx.text("supporter_unknown"), missing=("household.has_capable_supporter",)),
         True: Finding(False, ctx.text("tekun_has_supporter")),
         False: Finding(True, ctx.text("tekun_no_supporter")),
     }[req.has_capable_supporter]
     assets = ctx.assets_finding()
-    routes = [_tekun_route(ctx, i, supporter, assets) for i in candidates]
+    routes = [_tekun_route(ctx, i, supporter, assets) for i in range(len(req.members))]
     statuses = [route_status(ctx, r) for r in routes]
     eligible = sum(RANK[s] >= RANK["possibly_eligible"] for s in statuses)
     per_person = h["tekun_support_standard"]
     multiplier, centralized = ctx.value("tekun.multiplier"), ctx.value("tekun.multiplier_centralized")
     provision = ctx.provision("tekun")
+    dispersed = ("tekun.multiplier", ctx.standard_param)
+    together = ("tekun.multiplier_centralized", ctx.standard_param)
     for route in routes:
-        route.amount = eligible * per_person
-        route.notes = [ctx.note("tekun_amount", multiplier=yuan(multiplier), per_person=yuan(per_person))]
+        route.amount = eligible * per_person if ctx.firm(*dispersed) else None
+        route.notes = [ctx.note("tekun_amount", multiplier=yuan(multiplier),
+                                per_person=ctx.figure("per_person", dispersed, amount=yuan(per_person)))]
         if centralized != multiplier:
-            route.notes.append(ctx.note("tekun_centralized", multiplier=yuan(centralized),
-                                        per_person=yuan(h["tekun_support_standard_centralized"])))
+            shown = ctx.figure("per_person", together, amount=yuan(h["tekun_support_standard_centralized"]))
+            route.notes.append(ctx.note("tekun_centralized", multiplier=yuan(centralized), per_person=shown))
         if provision.get("text"):
             route.notes.append(provision["text"])
         route.note_params = ("tekun.multiplier", "tekun.multiplier_centralized", ctx.standard_param)
         route.citations = list(provision.get("citations", []))
+        route.if_not = [ctx.text("tekun_rule")]
     return routes
 
 
@@ -362,13 +434,18 @@ def _low_income_params(ctx: Context) -> tuple[str, ...]:
 def low_income(ctx: Context) -> list[Route]:
     h = ctx.h
     band_params = _low_income_params(ctx)
-    values = {"multiplier": yuan(ctx.value("low_income.multiplier")),
-              "ceiling": yuan(h["low_income_ceiling"])}
+    ceiling_params = ("low_income.multiplier", ctx.standard_param)
+    multiplier, ceiling = yuan(ctx.value("low_income.multiplier")), yuan(h["low_income_ceiling"])
     if h["dibao_income_below_standard"]:  # the ceiling plays no part here
-        band = ctx.income_finding(False, "low_income_in_band", "low_income_below", **values)
+        band = ctx.income_finding(False, "low_income_in_band", "low_income_below")
+    elif h["low_income_income_in_band"]:
+        band = ctx.income_finding(True, "low_income_in_band", "low_income_above", band_params,
+                                  multiplier=multiplier,
+                                  ceiling=ctx.figure("upper", ceiling_params, amount=ceiling))
     else:
-        band = ctx.income_finding(h["low_income_income_in_band"], "low_income_in_band",
-                                  "low_income_above", band_params, **values)
+        band = ctx.income_finding(False, "low_income_in_band", "low_income_above", band_params,
+                                  multiplier=multiplier,
+                                  ceiling=ctx.figure("ceiling", ceiling_params, amount=ceiling))
     return [_provision_route(ctx, "low_income", [band, ctx.assets_finding()])]
 
 
@@ -379,7 +456,8 @@ def expenditure_hardship(ctx: Context) -> list[Route] | None:
     floor_param = "expenditure_hardship.income_min_multiplier"
     disposable_param = "expenditure_hardship.disposable_income_yearly"
     values = {"multiplier": yuan(ctx.value(floor_param)),
-              "floor": yuan(h["expenditure_hardship_income_floor"])}
+              "floor": ctx.figure("floor", (floor_param, ctx.standard_param),
+                                  amount=yuan(h["expenditure_hardship_income_floor"]))}
     if not h["expenditure_hardship_above_floor"]:
         band = ctx.income_finding(False, "hardship_in_band", "hardship_below_band", (floor_param,),
                                   **values)
@@ -389,8 +467,7 @@ def expenditure_hardship(ctx: Context) -> list[Route] | None:
         band = ctx.income_finding(True, "hardship_in_band", "hardship_below_band",
                                   (floor_param, disposable_param), **values)
     after = ctx.income_finding(h["expenditure_hardship_below_standard_after_expenses"],
-                               "hardship_after_below", "hardship_after_not_below",
-                               after=yuan(h["per_capita_income_after_rigid_expenses"]))
+                               "hardship_after_below", "hardship_after_not_below")
     return [_provision_route(ctx, "expenditure_hardship", [band, after])]
 
 
@@ -407,9 +484,8 @@ def temporary(ctx: Context) -> list[Route] | None:
         urgent.note_params = params
         routes.append(urgent)
     if req.rigid_expenses and any(req.rigid_expenses.values()):
-        after = yuan(h["per_capita_income_after_rigid_expenses"])
         finding = ctx.income_finding(h["expenditure_hardship_below_standard_after_expenses"],
-                                     "expenditure_temporary", "expenditure_temporary_no", after=after)
+                                     "expenditure_temporary", "expenditure_temporary_no")
         if finding.ok:  # 支出型: 按审核确认程序办理
             finding = Finding(True, finding.text, finding.params, judgement=True)
         notes, params = _temporary_amount_notes(ctx, urgent=False)
@@ -421,23 +497,29 @@ def _temporary_amount_notes(ctx: Context, urgent: bool) -> tuple[list[str], tupl
     h, notes, params = ctx.h, [], []
     low, high = ctx.value("temporary.range_min_multiplier"), ctx.value("temporary.range_max_multiplier")
     if high:
-        notes.append(ctx.note("temporary_range", low=yuan(low), high=yuan(high),
-                              minimum=yuan(h["temporary_assistance_minimum"]),
-                              maximum=yuan(h["temporary_assistance_maximum"])))
-        params += ["temporary.range_min_multiplier", "temporary.range_max_multiplier", ctx.standard_param]
+        range_params = ("temporary.range_min_multiplier", "temporary.range_max_multiplier",
+                        ctx.standard_param)
+        shown = ctx.figure("range", range_params, minimum=yuan(h["temporary_assistance_minimum"]),
+                           maximum=yuan(h["temporary_assistance_maximum"]))
+        notes.append(ctx.note("temporary_range", low=yuan(low), high=yuan(high), range=shown))
+        params += range_params
     if urgent and h["temporary_urgent_advance"]:
-        notes.append(ctx.note("temporary_advance", amount=yuan(h["temporary_urgent_advance"])))
-        params += ["temporary.urgent_advance_months", "dibao.standard_urban_monthly"]
+        advance_params = ("temporary.urgent_advance_months", "dibao.standard_urban_monthly")
+        shown = ctx.figure("advance", advance_params, amount=yuan(h["temporary_urgent_advance"]))
+        notes.append(ctx.note("temporary_advance", months=yuan(ctx.value("temporary.urgent_advance_months")),
+                              advance=shown))
+        params += advance_params
         if ctx.value("temporary.completion_days"):
             notes.append(ctx.note("temporary_completion", days=ctx.value("temporary.completion_days")))
             params.append("temporary.completion_days")
     if urgent and h["temporary_approval_level"] != "not_applicable":
         caps = {k: yuan(ctx.value(f"temporary.{k}"))
                 for k in ("village_cap", "township_cap", "two_level_cap")}
-        notes.append(ctx.note("temporary_tiers", **caps))
-        params += [f"temporary.{k}" for k in caps]
+        cap_params = tuple(f"temporary.{k}" for k in caps)
+        notes.append(ctx.pick("temporary_tiers", cap_params, **caps))
+        params += cap_params
         amount = ctx.req.emergency.amount
-        if amount:
+        if amount and ctx.firm(*cap_params):
             notes.append(ctx.note(f"temporary_tier_{h['temporary_approval_level']}", amount=yuan(amount),
                                   village=yuan(h["temporary_village_amount"]),
                                   township=yuan(h["temporary_township_amount"]),
@@ -548,10 +630,12 @@ def assess(ctx: Context) -> list[ProgramResult]:
     """Every program the request bears on, in a fixed order."""
     results: dict[str, ProgramResult] = {}
     for program, assessor in BASE.items():
+        ctx.withheld = set()
         routes = assessor(ctx)
         if routes:
-            results[program] = resolve(ctx, program, routes)
+            results[program] = resolve(ctx, program, routes, every_failure=program == "tekun")
     for program, assessor in SPECIAL.items():
+        ctx.withheld = set()
         routes = assessor(ctx, results)
         if routes:
             results[program] = resolve(ctx, program, routes)

@@ -61,4 +61,6 @@ def unverified_warning(region_name: str, p: RegionParameter) -> str:
         return t["unverified_on"].format(region=region_name, label=p.description)
     if not p.value:
         return t["unverified_off"].format(region=region_name, label=p.description)
+    if p.unit.startswith("元"):  # a placeholder amount is not shown, nor anything computed from it
+        return t["unverified_amount"].format(region=region_name, label=p.description)
     return t["unverified_value"].format(region=region_name, label=p.description, value=_display(p))

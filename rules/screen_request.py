@@ -179,13 +179,18 @@ def _members(h: _Reader) -> tuple[Member, ...]:
 
 
 def _emergency(h: _Reader) -> Emergency | None:
+    """An emergency of a type the API does not list, or of no type, is screened as `other`
+    (其他特殊原因: 急难型临时救助 still applies, assessed by the office) with its description;
+    the type the caller gave is kept as the description when there is none."""
     e = h.obj("emergency")
     if e is None:
         return None
-    kind = e.choice("type", EMERGENCY_TYPES)
-    if kind is None:
-        raise invalid(e.field("type"), f"{e.field('type')} is required: one of {', '.join(EMERGENCY_TYPES)}")
-    return Emergency(type=kind, description=e.text("description", 2000), amount=e.number("amount"))
+    given = e.text("type", 2000)
+    description = e.text("description", 2000)
+    kind = given if given in EMERGENCY_TYPES else "other"
+    if kind != given and given is not None and description is None:
+        description = given
+    return Emergency(type=kind, description=description, amount=e.number("amount"))
 
 
 def _receiving(h: _Reader) -> frozenset[str]:

@@ -68,9 +68,14 @@ async def test_possibly_eligible_when_the_standard_is_unverified(api):
     result = await screen(api, body(region="320200", monthly_income=600))
     dibao = program(result, "dibao")
     assert dibao["status"] == "possibly_eligible"
-    assert dibao["estimated_monthly_amount"] == 100.0  # on the placeholder, and said so
+    assert dibao["estimated_monthly_amount"] is None  # no amount from a placeholder standard
+    assert "低保实行差额发放：按当地低保标准与家庭人均收入的差额按月发放。" in dibao["reasons"]
+    assert "无锡市的低保标准政策文件中没有写明，请您向乡镇（街道）或拨打12349确认。" in dibao["reasons"]
     assert any("暂定" in r for r in dibao["reasons"])
+    assert not any("700" in r or "100元" in r for r in dibao["reasons"] + result["warnings"])
     assert any("无锡市的城市低保标准" in w for w in result["warnings"])
+    # where 无锡's document says how its standard is set
+    assert {"document": "000_41bdac329cf45ab2.txt", "clause": "三(二)6"} in dibao["citations"]
 
 
 async def test_not_eligible(api):
@@ -119,13 +124,27 @@ async def test_temporary_assistance_approval_tiers_in_yuan(api):
 
 
 async def test_temporary_assistance_range_and_advance(api):
+    # 达州 states the range (1–6 × the standard) but not the standard: the rule, no amounts
     dazhou = await screen(api, body(region="511700", monthly_income=0,
                                     emergency={"type": "serious_illness"}))
-    assert "700至4200元" in "".join(program(dazhou, "temporary")["reasons"])
+    text = "".join(program(dazhou, "temporary")["reasons"])
+    assert "临时救助人均标准为低保标准的1至6倍（一次性" in text and "元" not in text
+    assert "达州市的低保标准政策文件中没有写明" in text
+    # 吉林 states one month of the urban standard in advance, and 30 days, but not the standard
     jilin = await screen(api, body(region="220000", monthly_income=0,
                                    emergency={"type": "public_health"}))
     text = "".join(program(jilin, "temporary")["reasons"])
-    assert "先行救助" in text and "30日内办结" in text
+    assert "可以先按1个月城市低保标准给予急难临时救助" in text and "30日内办结" in text
+    assert "元" not in text
+
+
+async def test_an_emergency_type_the_api_does_not_list_is_screened_as_other(api):
+    for emergency in ({"type": "fire", "description": "家里着火了"}, {"description": "家里着火了"}):
+        result = await screen(api, body(region="511700", monthly_income=3000, emergency=emergency))
+        temporary = program(result, "temporary")
+        assert temporary["status"] == "possibly_eligible"  # 其他特殊原因: assessed by the office
+        assert any("突发困难" in r and "急难型临时救助" in r for r in temporary["reasons"])
+        assert "disaster" not in [p["program"] for p in result["programs"]]
 
 
 async def test_disaster_goes_to_emergency_management(api):
@@ -200,8 +219,8 @@ def _with(path: str, value):
     ("household.monthly_income", "1800"), ("household.financial_assets", -1),
     ("household.financial_assets", 1e12), ("household.rigid_expenses_monthly", [100]),
     ("household.rigid_expenses_monthly.medical", -100), ("household.has_capable_supporter", "no"),
-    ("household.emergency", "fire"), ("household.emergency.type", "fire"),
-    ("household.emergency.type", ...), ("household.emergency.amount", "many"),
+    ("household.emergency", "fire"), ("household.emergency.type", 5),
+    ("household.emergency.type", {"kind": "fire"}), ("household.emergency.amount", "many"),
     ("household.receiving", ["welfare"]), ("household.housing_difficulty", "yes"),
 ])
 async def test_bad_input_is_422_naming_the_field(api, path, value):

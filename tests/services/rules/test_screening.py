@@ -24,11 +24,13 @@ def names(result):
 
 
 def test_only_programs_the_inputs_bear_on_appear():
+    # 低保、特困 and 低收入 are always answered (every household has members and an income);
+    # the others appear when the inputs bear on them.
     plain = run(monthly_income=3000)
-    assert names(plain) == ["dibao", "low_income", "employment"]
+    assert names(plain) == ["dibao", "tekun", "low_income", "employment"]
     busy = run(members=[{"age": 45, "can_work": True, "employed": True, "monthly_income": 3000}],
                monthly_income=3000)
-    assert names(busy) == ["dibao", "low_income"]
+    assert names(busy) == ["dibao", "tekun", "low_income"]
     full = run(members=[{"age": 8, "student_stage": "compulsory", "disability_level": 2,
                          "monthly_income": 0}],
                monthly_income=0, rigid_expenses_monthly={"medical": 100},
@@ -47,9 +49,37 @@ def test_employment_deduction_wuxi_changes_the_answer():
     members = [{"age": 40, "can_work": True, "employed": True, "monthly_income": 1500},
                {"age": 38, "can_work": False, "monthly_income": 0}]
     dibao = program(run(region="320200", members=members), "dibao")
+    # 750 元 per head is not below 700 元, but 750 − 30% of the standard is: the deduction decides
     assert dibao["status"] == "possibly_eligible"  # 无锡's standard itself is a placeholder
-    assert dibao["estimated_monthly_amount"] == 110.0
-    assert any("已扣除就业成本210元" in r for r in dibao["reasons"])
+    # 30% of a placeholder standard is no amount to state: the rule is, and the income before it
+    assert dibao["estimated_monthly_amount"] is None
+    assert "您家人均月收入约750元（就业成员的收入还可扣减低保标准的30%作为就业成本），低于当地低保标准。" \
+        in dibao["reasons"]
+    assert not any("210" in r or "110" in r for r in dibao["reasons"])
+
+
+def test_employment_deduction_figures_once_the_standard_is_verified(monkeypatch):
+    """An operator who sets 无锡's standard (verified: true) gets the figures back."""
+    import dataclasses
+
+    from rules import eligibility
+    real = eligibility.region_parameters
+
+    def verified_standard(code, instant):
+        params = dict(real(code, instant))
+        for path in ("dibao.standard_urban_monthly", "dibao.standard_rural_yearly"):
+            params[path] = dataclasses.replace(params[path], verified=True,
+                                               reference="000_41bdac329cf45ab2.txt 三(二)6")
+        return params
+
+    monkeypatch.setattr(eligibility, "region_parameters", verified_standard)
+    members = [{"age": 40, "can_work": True, "employed": True, "monthly_income": 1500},
+               {"age": 38, "can_work": False, "monthly_income": 0}]
+    dibao = program(run(region="320200", members=members), "dibao")
+    assert dibao["status"] == "likely_eligible"
+    assert dibao["estimated_monthly_amount"] == 110.0  # (700 − (1500 − 210) / 2) × 2
+    assert dibao["reasons"][0] == "您家人均月收入约645元（已扣除就业成本210元），低于当地低保标准700元。"
+    assert "按差额计算，全家每月约可领低保金110元。" in dibao["reasons"]
 
 
 def test_dazhou_deduction_warns_that_the_minimum_wage_is_not_set():
