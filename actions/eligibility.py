@@ -14,9 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import parsing, services_client
+
 from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, latest_intent
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import department_name, program_name, vocabulary
+from actions.vocabulary import department_name, offerable_need, program_name, vocabulary
 
 UNKNOWN = "unknown"  # the citizen said 不知道: sent to the screen as null
 MONEY_SLOTS = ("monthly_income", "financial_assets")
@@ -63,7 +64,7 @@ def read_answer(text: str, intent: Optional[str], entities: List[dict],
             slot = "financial_assets"
         elif _INCOME_WORDS.search(clause):
             slot = "monthly_income"
-        elif requested in MONEY_SLOTS and "household_size" not in found:
+        elif requested in MONEY_SLOTS and parsing.parse_person_count(clause) is None:
             slot = requested
         else:
             continue
@@ -114,6 +115,9 @@ def money(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+_MONEY_TALK = re.compile(r"(收入|工资|养老金|存款|积蓄|钱|元|块)")
+
+
 def asked_program(tracker: Tracker, form: str, starting: bool) -> Optional[str]:
     """The program named in the message that started the form (the latest one while it starts)."""
     message = tracker.latest_message
@@ -125,7 +129,15 @@ def asked_program(tracker: Tracker, form: str, starting: bool) -> Optional[str]:
             elif started and event.get("event") == "user":
                 message = event.get("parse_data") or {}
                 break
-    return next((e.get("value") for e in message.get("entities") or [] if e.get("entity") == "program"), None)
+    named = next((e.get("value") for e in message.get("entities") or [] if e.get("entity") == "program"), None)
+    if named:
+        return named
+    # 俺儿子残疾了 能申请啥: a need no household means test decides (残疾, 教育 …) is answered
+    # with its conditions; one told with money (没有收入) is screened.
+    need = offerable_need(message)
+    if need and not screened(need) and not _MONEY_TALK.search(message.get("text") or ""):
+        return need
+    return None
 
 
 def screened(program: Optional[str]) -> bool:
@@ -186,14 +198,16 @@ class ValidateEligibilityForm(InterruptibleFormValidation):
             if slot in self.domain_slots(domain):
                 events.append(SlotSet(slot, value))
         if requested and requested not in reading:
+            # Facts said again as before (就俺老两口 … with the income the form asks for) are no news.
+            news = [e for e in events if tracker.get_slot(e["name"]) != e["value"]]
             if requested == "household_size" and latest_intent(tracker)[0] == "dont_know":
                 dispatcher.utter_message(response="utter_household_size_help")
-            elif not events and failed_tries(tracker, requested) >= TRIES and requested != "household_size":
+            elif not news and failed_tries(tracker, requested) >= TRIES and requested != "household_size":
                 # Two answers the screen cannot use: noted as not known, the office asks later.
                 dispatcher.utter_message(response="utter_noted_unknown")
                 events.append(SlotSet(requested, UNKNOWN))
                 return events
-            elif not events:
+            elif not news:
                 dispatcher.utter_message(response=self.hint(requested))
             events.append(SlotSet(requested, None))  # asked again, never a rejected form
         return events
@@ -260,7 +274,7 @@ def screen_request(tracker: Tracker) -> Dict[str, Any]:
     applicant = {"age": tracker.get_slot("applicant_age"), "can_work": known("can_work")}
     members = [{k: v for k, v in applicant.items() if v is not None}] + [{} for _ in range(size - 1)]
     return {
-        "region": tracker.get_slot("region"),
+        "region": normalise_region(tracker.get_slot("region")),
         "area": known("area"),
         "household": {
             "members": members,
@@ -304,8 +318,10 @@ class ActionScreenEligibility(Action):
             # Every answer stays in its slot: "再试一次" screens the same household again.
             dispatcher.utter_message(response="utter_service_down_eligibility")
             return [SlotSet("pending_retry", "eligibility")]
-        programs = sorted(result.get("programs") or [],
-                          key=lambda p: (_STATUS_RANK.get(p["status"], 9), p["program"] != asked))
+        preference = vocabulary()["screen_preference"]
+        programs = sorted(result.get("programs") or [], key=lambda p: (
+            _STATUS_RANK.get(p["status"], 9), p["program"] != asked,
+            preference.index(p["program"]) if p["program"] in preference else len(preference)))
         # For the agent who may take the conversation over: what the screen said (not shown to
         # the citizen; the gateway keeps it with the conversation).
         dispatcher.utter_message(json_message={"eligibility": {
@@ -318,9 +334,14 @@ class ActionScreenEligibility(Action):
         if hopeful:
             dispatcher.utter_message(response="utter_eligibility_result",
                                      lines="；".join(screen_line(p) for p in hopeful[:3]) + "。")
-            reasons = plain_reasons(hopeful[0])
-            if reasons:
-                dispatcher.utter_message(response="utter_eligibility_reasons", reasons=reasons)
+            for reasons in (plain_reasons(hopeful[0]), rule_reasons(hopeful[0])):
+                if reasons:
+                    dispatcher.utter_message(response="utter_eligibility_reasons", reasons=reasons)
+            refused = next((p for p in programs if p["program"] == asked and p["status"] == "not_eligible"), None)
+            if refused and plain_reasons(refused, limit=1):
+                # asked about 特困 but able to work: why not, before what may fit instead
+                dispatcher.utter_message(response="utter_eligibility_asked_not", program_name=program_name(asked),
+                                         reasons=plain_reasons(refused, limit=1))
             materials = await policy_short(best, "材料", tracker.get_slot("region"))
             if materials:
                 dispatcher.utter_message(response="utter_eligibility_bring", materials=materials)
@@ -356,6 +377,15 @@ def plain_reasons(p: Dict[str, Any], only_missing: bool = False, limit: int = 2)
     if only_missing:
         reasons = [r for r in reasons if "还需要" in r]
     return "".join(reasons[:limit])
+
+
+def rule_reasons(p: Dict[str, Any], limit: int = 2) -> str:
+    """After the first reasons, those that state a rule instead of a figure the documents do
+    not give (低保实行差额发放…, …请您向乡镇（街道）或拨打12349确认), so the citizen hears how
+    the amount is set and that the local standard is to be confirmed."""
+    markers = vocabulary()["screen_rule_markers"]
+    later = [r for r in (p.get("reasons") or [])[2:] if _PROVISIONAL not in r]
+    return "".join([r for r in later if any(m in r for m in markers)][:limit])
 
 
 async def policy_short(program: Optional[str], aspect: str, region: Optional[str]) -> Optional[str]:

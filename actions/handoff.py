@@ -13,9 +13,11 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.regions import region_name
+from actions.offers import read_in_context
+from actions.regions import normalise_region, region_name
 from actions.vocabulary import program_name, vocabulary
 
 REPLY = {"crisis": "utter_crisis", "emergency": "utter_emergency_handoff",
@@ -48,7 +50,7 @@ def summary(tracker: Tracker, reason: str) -> str:
     labels = v["labels"]
     street, program = tracker.get_slot("street"), tracker.get_slot("program")
     facts = [
-        (labels["region"], region_name(tracker.get_slot("region"))),
+        (labels["region"], region_name(normalise_region(tracker.get_slot("region")))),
         (labels["street"], None if street == "unknown" else street),
         (labels["program"], program_name(program) if program else None),
         (labels["name"], tracker.get_slot("citizen_name")),
@@ -67,7 +69,7 @@ def emit_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
     """The signal the gateway acts on; program and region feed the agents' waiting queue."""
     signal = {"handoff": {"reason": reason, "summary": summary(tracker, reason),
                           "program": tracker.get_slot("program") or tracker.get_slot("suggested_program"),
-                          "region": tracker.get_slot("region")}}
+                          "region": normalise_region(tracker.get_slot("region"))}}
     dispatcher.utter_message(json_message=signal)
 
 
@@ -115,16 +117,20 @@ def fallbacks_in_a_row(tracker: Tracker) -> int:
 
 
 class ActionFallback(Action):
-    """Not understood: ask to rephrase; the second time in a row, hand over to a person."""
+    """Not understood: read in context first (actions/offers.py); else ask to rephrase, and the
+    second time in a row hand over to a person."""
 
     def name(self) -> Text:
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        understood = await read_in_context(dispatcher, tracker, domain)
+        if understood is not None:
+            return understood
         if fallbacks_in_a_row(tracker) >= FALLBACKS_BEFORE_HANDOFF:
             dispatcher.utter_message(response=REPLY["fallback"])
             emit_handoff(dispatcher, tracker, "fallback")
         else:
             dispatcher.utter_message(response="utter_default")
-        return []
+        return [SlotSet("help_offered", False)]

@@ -16,13 +16,13 @@ from rasa_sdk.types import DomainDict
 from actions import services_client
 from actions.eligibility import household_facts
 from actions.handoff import emit_handoff
-from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, latest_intent
+from actions.offers import MAX_DESCRIPTION
+from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, fresh_user_turn, latest_intent
 from actions.parsing import parse_mobile, parse_name, parse_street
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import department_name, need_of, program_name, sounds_urgent, vocabulary
+from actions.vocabulary import department_name, need_of, program_name, program_named, sounds_urgent, vocabulary
 
 MAX_NAME = 16
-MAX_DESCRIPTION = 2000
 UNKNOWN = "unknown"
 _NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫"
                           r"|称呼我|我的名字是)")
@@ -31,6 +31,8 @@ _QUESTION = re.compile(r"[?？]|吗|呢$|多少|怎么|咋|啥|什么|哪|几|�
 _SENTENCE = re.compile(r"[我你他她俺咱说啊吧呀了不没是有就都这那个]")  # words of a sentence, not of a place name
 _NO_PHONE = re.compile(r"(没有?手机|没得手机|没电话|没有电话|不用手机|不会用手机|手机坏|记不(住|得))")
 ANONYMOUS = "（未留姓名）"
+_APPLY = re.compile(r"(申请|想要|想办|要办|办个|办理|吃上|评上|纳入|给我办|帮我办|能不能吃)")
+
 
 
 def extract_mobile(text: Optional[str]) -> Optional[str]:
@@ -89,16 +91,31 @@ def _description_message(tracker: Tracker, description: str) -> dict:
     return tracker.latest_message or {}
 
 
+def _named_in(message: dict) -> Optional[str]:
+    """The program a message names: by its name (the longest: 低保边缘家庭 is not 低保) or as
+    NLU tagged it (吃低保, 五保)."""
+    named = program_named(message.get("text"))
+    if named:
+        return named
+    return next((e["value"] for e in message.get("entities") or []
+                 if e.get("entity") == "program" and e.get("value") in vocabulary()["programs"]), None)
+
+
 def choose_program(tracker: Tracker, description: str) -> Tuple[str, bool]:
-    """(program, sure): named during this request > suggested by the eligibility screen > the
-    need read in what happened (智能分拨) > asked about earlier. When none is known, the
-    catch-all 临时救助 of civil affairs, flagged for a person to route (sure = False)."""
-    for message in user_messages_since(tracker, "help_form"):
-        for entity in message.get("entities") or []:
-            if entity.get("entity") == "program" and entity.get("value") in vocabulary()["programs"]:
-                return entity["value"], True
-    for candidate in (tracker.get_slot("suggested_program"),
-                      need_of(_description_message(tracker, description)), tracker.get_slot("program")):
+    """(program, sure). The program the citizen asked for when starting the request (帮我申请低保)
+    or applies for in what happened (想申请低保边缘家庭) > the one the eligibility screen
+    suggested > the need read in what happened (智能分拨; labelled by the need: 吃低保的 with a
+    hospital bill is 医疗救助) > a program named in passing > the one asked about earlier. A
+    program named in a digression (低保一个月多少钱, asked while the form waited) is not the
+    request's. When none is known, the catch-all 临时救助 of civil affairs, flagged for a person
+    to route (sure = False)."""
+    told = _description_message(tracker, description)
+    opening = (user_messages_since(tracker, "help_form")[-1:] or [{}])[0]
+    applied = _APPLY.search(told.get("text") or "")
+    candidates = (_named_in(opening), _named_in(told) if applied else None,
+                  tracker.get_slot("suggested_program"), need_of(told), _named_in(told),
+                  tracker.get_slot("program"))
+    for candidate in candidates:
         if candidate in vocabulary()["programs"]:
             return candidate, True
     return vocabulary()["default_program"], False
@@ -110,6 +127,16 @@ class ValidateHelpForm(InterruptibleFormValidation):
 
     def name(self) -> Text:
         return "validate_help_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        requested = tracker.get_slot("requested_slot")
+        if requested and fresh_user_turn(tracker, self.form_name()) and \
+                asks_contact_time(tracker.latest_message.get("text")):
+            # 登记了多久有人联系我: told when filing (the ticket's own date); the form asks again
+            dispatcher.utter_message(response="utter_contact_after_filing")
+            return [SlotSet(requested, None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
@@ -224,6 +251,13 @@ class ValidateHelpForm(InterruptibleFormValidation):
         return {"help_description": text[:MAX_DESCRIPTION]}
 
 
+def asks_contact_time(text: Optional[str]) -> bool:
+    """登记了多久有人联系我, 什么时候来人: when the office will be in touch (a time word and a
+    contact word, actions/vocabulary.yml `contact_time_cues`)."""
+    cues = vocabulary()["contact_time_cues"]
+    return any(w in (text or "") for w in cues["when"]) and any(w in (text or "") for w in cues["contact"])
+
+
 def referral_payload(tracker: Tracker) -> Dict[str, Any]:
     metadata = tracker.get_slot("session_started_metadata") or {}
     metadata = {**metadata, **(tracker.latest_message.get("metadata") or {})}
@@ -237,7 +271,7 @@ def referral_payload(tracker: Tracker) -> Dict[str, Any]:
     return {
         "program": program,
         "needs_routing": not sure,
-        "region": tracker.get_slot("region"),
+        "region": normalise_region(tracker.get_slot("region")),  # 吉林市 said in passing -> 220000
         "street": None if street in (None, UNKNOWN) else street,
         "citizen": {"name": tracker.get_slot("citizen_name"), "phone": tracker.get_slot("phone")},
         "description": description[:4000],

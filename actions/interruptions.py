@@ -45,23 +45,35 @@ TRIES = 2  # answers to one question the bot cannot use before it offers a way o
 
 def failed_tries(tracker: Tracker, slot: str) -> int:
     """How many of the citizen's messages have tried to answer the question for `slot` since
-    the form first asked it (the latest included): the form offers a way on after TRIES
-    instead of asking forever."""
-    since_asked, users = 0, 0
+    the form first asked it (the latest included; a digression the bot answered instead is no
+    try): the form offers a way on after TRIES instead of asking forever."""
+    since_asked, users, digression = 0, 0, False
     for event in reversed(tracker.events):
         kind, name = event.get("event"), event.get("name")
-        if kind == "user":
-            users += 1
+        if kind == "action_execution_rejected":
+            digression = True
+        elif kind == "user":
+            users += 0 if digression else 1
+            digression = False
         elif kind == "slot" and name == "requested_slot":
             if event.get("value") == slot:
                 since_asked = users  # asked here: the messages after it answered this question
             elif event.get("value") is not None:
                 break
-        elif kind == "slot" and name != slot and event.get("value") is not None and users:
-            break  # another answer was taken before: the question for `slot` came after it
         elif kind == "active_loop" and event.get("name") is None:
             break
     return since_asked
+
+
+def back_from_digression(tracker: Tracker, form: Text) -> bool:
+    """The citizen's latest message interrupted the form and has been answered: the form now
+    asks its question again, and that message is not an answer to it."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action_execution_rejected" and event.get("name") == form:
+            return True
+    return False
 
 
 def fresh_user_turn(tracker: Tracker, form: Text) -> bool:
@@ -91,6 +103,8 @@ class InterruptibleFormValidation(FormValidationAction):
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         if fresh_user_turn(tracker, self.form_name()) and self.interrupted(tracker):
             return [ActionExecutionRejected(self.form_name())]
+        if back_from_digression(tracker, self.form_name()):
+            return []
         events = await super().run(dispatcher, tracker, domain)
         return events + await self.extra_events(dispatcher, tracker, domain)
 

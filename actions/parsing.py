@@ -73,15 +73,30 @@ def _to_number(token: str) -> Optional[float]:
     return float(value)
 
 
+# Two neighbouring digits before a unit say a range (七八百 = 700 to 800, 三四千, 一两万).
+_RANGE = re.compile(r"([一二两三四五六七八])([二两三四五六七八九])([十百千万])")
+_DIGIT = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNIT = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+
+
+def _range_middle(token: str) -> Optional[float]:
+    m = _RANGE.fullmatch(token.strip())
+    if not m or _DIGIT[m.group(2)] != _DIGIT[m.group(1)] + 1:
+        return None
+    return (_DIGIT[m.group(1)] + 0.5) * _UNIT[m.group(3)]
+
+
 def numbers(text: str) -> list[tuple[float, str, str, bool]]:
     """Every number in the text: (value, text before, text after, approximate)."""
     found = []
     for m in _NUMBER.finditer(text or ""):
-        value = _to_number(m.group(0))
+        middle = _range_middle(m.group(0))
+        value = middle if middle is not None else _to_number(m.group(0))
         if value is None:
             continue
         before, after = text[: m.start()], text[m.end():]
-        approx = "几" in m.group(0) or bool(_APPROX_AFTER.match(after) or _APPROX_BEFORE.search(before))
+        approx = middle is not None or "几" in m.group(0) or bool(
+            _APPROX_AFTER.match(after) or _APPROX_BEFORE.search(before))
         found.append((value, before, after, approx))
     return found
 
@@ -202,9 +217,9 @@ _SPOKEN = {**dict.fromkeys("零〇○洞", "0"), **dict.fromkeys("一幺壹", "1
            **dict.fromkeys("六陆", "6"), **dict.fromkeys("七柒拐", "7"), **dict.fromkeys("八捌", "8"),
            **dict.fromkeys("九玖勾", "9")}
 _SPOKEN_CHARS = "".join(_SPOKEN)
-# A run of at least three spoken digits (spaces and dashes between them allowed): 十, 百 and 千
-# break a run, so amounts (一千二百) are never read this way.
-_SPOKEN_RUN = re.compile(rf"[{_SPOKEN_CHARS}](?:[\s\-—－]*[{_SPOKEN_CHARS}]){{2,}}")
+# A run of at least three spoken digits (spaces, dashes and the commas speech recognition puts
+# between groups allowed): 十, 百 and 千 break a run, so amounts (一千二百) are never read this way.
+_SPOKEN_RUN = re.compile(rf"[{_SPOKEN_CHARS}](?:[\s\-—－,，、]*[{_SPOKEN_CHARS}]){{2,}}")
 
 
 def digits_as_read(text: Optional[str]) -> str:
@@ -214,7 +229,7 @@ def digits_as_read(text: Optional[str]) -> str:
     return _SPOKEN_RUN.sub(lambda m: "".join(_SPOKEN.get(ch, ch) for ch in m.group(0)), text)
 
 
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s\-]?)?(1[3-9]\d)[\s\-]*(\d{4})[\s\-]*(\d{4})(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s\-]?)?(1[3-9]\d)[\s\-,，、]*(\d{4})[\s\-,，、]*(\d{4})(?!\d)")
 
 
 def parse_mobile(text: Optional[str]) -> Optional[str]:
@@ -256,7 +271,7 @@ def parse_street(text: Optional[str]) -> Optional[str]:
     """The 乡镇/街道 named in a message: 苏埠镇, 小华山街道, 月塘街道."""
     for m in _STREET.finditer(text or ""):
         name = re.sub(r"^.*(在|住|是)", "", _STREET_STOP.sub("", m.group(1)))
-        name = re.sub(r"^.*(市|区|县|州)", "", name) or name
+        name = re.sub(r"^.*(市|区|县|州|的)", "", name) or name
         if len(name) >= 2 and not _NOT_A_STREET.search(name):
             return name
     return None
@@ -274,6 +289,8 @@ _NOT_A_NAME = re.compile(r"(\d|[市区县乡镇村屯组]$|街道|社区|小区|
                          r"|不晓得|不记得|[吗呢？?]$|怎么|什么|为啥|咋|啥|干嘛|多少|电话|手机|没有|不用|不要|算了"
                          r"|问|说|老伴|老头|老公|老婆|孩子|小孩|那个|这个|就是)")
 _FILLER = re.compile(r"^((嗯|喂|那个|这个|就是|你好|您好|哦|啊|呃|额)[，,。\s]*)+")
+# Speech recognition keeps the fillers said between words: 我叫 那个 黄建国.
+_INNER_FILLER = re.compile(r"(?:(?<=[\s，,。])|^)(?:嗯+|呃|额|那个|这个|就是|啊)(?=[\s，,。]|$)")
 
 
 def parse_name(text: Optional[str], place_named: bool = False) -> Optional[str]:
@@ -281,6 +298,8 @@ def parse_name(text: Optional[str], place_named: bool = False) -> Optional[str]:
     我是张大爷 -> 张大爷, 我姓刘 -> 刘. None when the answer is no name: a place (`place_named`:
     the caller found a region in it), a question, a number, 不知道."""
     text = _FILLER.sub("", (text or "").strip())
+    text = re.sub(r"\s+", " ", _INNER_FILLER.sub("", text)).strip()
+    text = re.sub(r"(?<=[叫是姓])\s+", "", text)  # 我叫 黄建国 -> 我叫黄建国
     if not text or place_named:
         return None
     for pattern in (_ADDRESS, _CALLED, _SURNAME_ONLY):

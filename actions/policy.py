@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 from actions import services_client
 from actions.interruptions import InterruptibleFormValidation, gave_up_on
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import need_of, program_name, vocabulary
+from actions.vocabulary import need_of, offerable_need, program_name, program_named, vocabulary
 
 ASPECTS = ("条件", "标准", "金额", "材料", "流程", "时限", "部门")
 OVERVIEW_ASPECT = "条件"  # what a program is and who may get it: the answer to "低保是啥"
@@ -25,18 +25,44 @@ OVERVIEW_ASPECT = "条件"  # what a program is and who may get it: the answer t
 def program_in_text(text: str, parse_data: Optional[dict] = None) -> Optional[str]:
     """A program named in free text when NLU found no entity (低保, 特困 …), else the need the
     classifier read in the message (孩子上学的钱 -> education)."""
-    for code, name in vocabulary()["programs"].items():
-        if name in text:
-            return code
-    return need_of(parse_data)
+    return program_named(text) or need_of(parse_data)
+
+
+NEED_LOOKBACK = 3  # the citizen's latest messages in which a need told still names the subject
+
+
+def need_told(tracker: Tracker) -> Optional[str]:
+    """The need the citizen described in one of their latest messages (read surely), for a
+    question that names no program: what the conversation is about."""
+    said = [e.get("parse_data") or {} for e in tracker.events if e.get("event") == "user"]
+    for parse in reversed(said[-NEED_LOOKBACK:]):
+        need = offerable_need(parse)
+        if need:
+            return need
+    return None
+
+
+def aspect_in_text(text: Optional[str]) -> Optional[str]:
+    """The aspect a question asks about, read from its words when NLU tagged none (要带些啥子 ->
+    材料, 多久批得下来 -> 时限): the first aspect of actions/vocabulary.yml `aspect_cues` whose
+    cue is in the text."""
+    text = text or ""
+    for aspect, cues in vocabulary()["aspect_cues"].items():
+        if any(cue in text for cue in cues):
+            return aspect
+    return None
 
 
 def aspect_for(tracker: Tracker) -> Optional[str]:
-    """The aspect to answer. One named now wins; "那特困呢" (a program, no aspect, ending in 呢)
-    keeps the previous aspect; a new program with no aspect gets the overview (None)."""
+    """The aspect to answer. One named now wins (tagged by NLU, else read from the words); "那特困
+    呢" (a program, no aspect, ending in 呢) keeps the previous aspect; a new program with no
+    aspect gets the overview (None)."""
     named = [a for a in tracker.get_latest_entity_values("aspect") if a in ASPECTS]
     if named:
         return named[-1]
+    read = aspect_in_text(tracker.latest_message.get("text"))
+    if read:
+        return read
     text = (tracker.latest_message.get("text") or "").strip(" ？?。")
     new_program = next(tracker.get_latest_entity_values("program"), None)
     if new_program and not text.endswith("呢"):
@@ -102,6 +128,8 @@ class ActionAnswerPolicy(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         program = tracker.get_slot("program")
         if program not in vocabulary()["programs"]:
+            program = need_told(tracker)  # 我崽读初中 读书有么子补助 … 要带么子材料: 教育救助
+        if program not in vocabulary()["programs"]:
             dispatcher.utter_message(response="utter_policy_overview")
             return []
         aspect = aspect_for(tracker)
@@ -124,4 +152,4 @@ class ActionAnswerPolicy(Action):
                                  aspect=params["aspect"], answer=answer["short"])
         if aspect is None:
             dispatcher.utter_message(response="utter_policy_more", program_name=program_name(program))
-        return [SlotSet("aspect", params["aspect"]), SlotSet("pending_retry", None)]
+        return [SlotSet("program", program), SlotSet("aspect", params["aspect"]), SlotSet("pending_retry", None)]

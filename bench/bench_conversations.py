@@ -8,6 +8,7 @@ should pass 140).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -27,11 +28,11 @@ from hotline.settings import ROOT, Settings
 CONCURRENCY = 4
 
 
-async def run_all(base: str, env: dict) -> dict:
+async def run_all(base: str, env: dict, only: list[str] | None = None) -> dict:
     engine = create_engine(Settings.from_env(env).database_url)
     sessions = session_factory(engine)
     await dialogues.prepare(sessions)
-    todo = dialogues.load()
+    todo = [d for d in dialogues.load() if not only or any(w in d["name"] or w == d["file"] for w in only)]
     gate = asyncio.Semaphore(CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         async def one(d):
@@ -48,7 +49,7 @@ async def run_all(base: str, env: dict) -> dict:
         "task_success": round(sum(o.success for o in outcomes) / len(outcomes), 3),
         "by_theme": {f: {"n": len(v), "success": round(sum(v) / len(v), 3)}
                      for f, v in sorted(by_file.items())},
-        "failures": [{"name": o.name, "file": o.file, "why": o.why, "last": o.turns[-1] if o.turns else None}
+        "failures": [{"name": o.name, "file": o.file, "why": o.why, "turns": o.turns}
                      for o in outcomes if not o.success],
         "replies": {"n": len(lengths), "max_chars": max(lengths, default=0),
                     "within_one_sms_share": round(sum(n <= dialogues.SMS_CHARS for n in lengths)
@@ -58,6 +59,14 @@ async def run_all(base: str, env: dict) -> dict:
 
 
 def main() -> None:
+    """All dialogues on a stack of its own; `--base URL [words]`: those whose name holds one of
+    the words (or of that theme) on a stack already running with this environment's database
+    (a developer's `make run`), printed rather than written to bench/results."""
+    args = sys.argv[1:]
+    if args[:1] == ["--base"]:
+        figures = asyncio.run(run_all(args[1], dict(os.environ), args[2:]))
+        print(json.dumps(figures, ensure_ascii=False, indent=1))
+        return
     ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     with tempfile.TemporaryDirectory() as var:
         env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HOTLINE_VAR_DIR": var,

@@ -6,8 +6,11 @@ A dialogue says what the citizen opens with, what they answer when the bot asks 
 the bot's question -> the answer), digressions and corrections said at a given point, and what
 they came for: a ticket (its program, name, phone, 乡镇/街道), an answer (words it must contain),
 a person (handoff) or the state of their ticket. The runner answers whatever the bot asks, in
-the order it asks; it fails a dialogue the bot gets stuck in (a question the citizen has no
-answer for), traps (the same question a third time) or ends without the goal.
+the order it asks (a citizen who came to file a request says 好 帮我登记 when offered to be
+registered, unless the dialogue says otherwise); it fails a dialogue the bot gets stuck in (a
+question the citizen has no answer for), traps (the same question a third time), files the
+wrong ticket (it stops there: the citizen has been told a reference number) or ends without
+the goal.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ HERE = Path(__file__).with_name("conversations")
 REFERENCE = re.compile(r"12349-\d{8}-\d{4}")
 STATUS_REFERENCE, STATUS_PHONE = "12349-20261122-0001", "13800001234"  # the status dialogues' ticket
 MAX_REPLY_CHARS, SMS_CHARS = 140, 70
+TAKE_THE_OFFER = "好 帮我登记"  # the answer to 要我帮您登记吗 of a citizen who came to file a request
 
 
 def load(names: list[str] | None = None) -> list[dict]:
@@ -126,6 +130,9 @@ async def run(http: httpx.AsyncClient, sessions, d: dict) -> Outcome:
         if met:
             outcome.success = True
             return outcome
+        if "ticket" in d["goal"] and REFERENCE.search("\n".join(said)):
+            outcome.why = f"wrong ticket: {why}"
+            return outcome
         if replies_seen in interjects:
             line = interjects.pop(replies_seen)
             question = await say(line["say"])
@@ -134,7 +141,10 @@ async def run(http: httpx.AsyncClient, sessions, d: dict) -> Outcome:
                 outcome.why = f"did not answer 「{line['say']}」: {said[-1][:80]}"
                 return outcome
             continue
-        key = _cue(d.get("answers") or {}, question) or _cue(d.get("answers") or {}, said[-1])
+        answers = d.get("answers") or {}
+        if "ticket" in d["goal"] and not any("登记" in str(k) for k in answers):
+            answers = {**answers, "登记": TAKE_THE_OFFER}  # one who came to file accepts the offer
+        key = _cue(answers, question) or _cue(answers, said[-1])
         if key is None:
             outcome.why = f"stuck after: {said[-1][:100]} ({why})"
             return outcome
@@ -142,7 +152,7 @@ async def run(http: httpx.AsyncClient, sessions, d: dict) -> Outcome:
         if asked[key] > 2:
             outcome.why = f"trapped: asked {key} a third time"
             return outcome
-        question = await say(d["answers"][key])
+        question = await say(answers[key])
         replies_seen += 1
     met, why = await _goal_met(d, sessions, sender, said)
     outcome.success, outcome.why = met, "" if met else f"out of turns: {why}"

@@ -263,3 +263,59 @@ async def test_screen_down_keeps_every_answer(services):
     )
     assert responses(d) == ["utter_service_down_eligibility"]
     assert events == [{"event": "slot", "name": "pending_retry", "value": "eligibility", "timestamp": None}]
+
+
+def test_amounts_as_ranges_and_a_household_said_again_with_the_income():
+    assert read_answer("一个月就七八百块", "inform", [], "monthly_income") == {
+        "monthly_income": Quantity(750.0, approximate=True)}
+    assert read_answer("三四千", "inform", [], "monthly_income")["monthly_income"].value == 3500.0
+    # 老两口 is the household again (2, as before), 三百来块 the income the form asked for
+    assert read_answer("每个月就老两口的养老金 三百来块", "inform", [], "monthly_income") == {
+        "household_size": 2, "monthly_income": Quantity(300.0, approximate=True)}
+
+
+async def test_two_unusable_answers_are_noted_unknown_even_when_they_restate_the_household():
+    form, d = ValidateEligibilityForm(), CollectingDispatcher()
+    said = "就俺老两口 钱的事说不好讲"
+    earlier = [{"event": "slot", "name": "requested_slot", "value": "monthly_income"},
+               {"event": "action", "name": "action_listen"},
+               {"event": "user", "text": said, "parse_data": {"text": said, "intent": {"name": "inform"}}},
+               {"event": "slot", "name": "household_size", "value": 2},
+               {"event": "slot", "name": "monthly_income", "value": None}]
+    t = make_tracker({**KNOWN, "household_size": 2, "monthly_income": None}, said,
+                     requested_slot="monthly_income", active_loop="eligibility_form",
+                     form_turn="eligibility_form", events=earlier)
+    events = await form.run(d, t, DOMAIN)
+    assert responses(d)[-1] == "utter_noted_unknown"
+    assert slots_set(events)["monthly_income"] == UNKNOWN
+
+
+async def test_of_two_likely_programs_the_screen_suggests_tekun_first(services):
+    services.screen_result = {**services.screen_result, "programs": [
+        {**p, "status": "likely_eligible"} for p in services.screen_result["programs"]]}
+    t = make_tracker({**KNOWN, "household_size": 1, "has_capable_supporter": False}, "没有", intent="deny",
+                     events=finished_form_events("看看我能申请啥", None))
+    events = await ActionScreenEligibility().run(CollectingDispatcher(), t, DOMAIN)
+    assert slots_set(events)["suggested_program"] == "tekun"
+
+
+async def test_placeholder_standard_the_rule_said_no_yuan_and_why_not_the_program_asked(services):
+    rule = "低保实行差额发放：按当地低保标准与家庭人均收入的差额按月发放。"
+    confirm = "无锡市的低保标准政策文件中没有写明，请您向乡镇（街道）或拨打12349确认。"
+    services.screen_result = {"region": "320200", "as_of": "2026-11-22", "missing": [], "warnings": ["…"],
+                              "programs": [
+        {"program": "dibao", "status": "possibly_eligible", "estimated_monthly_amount": None,
+         "department": "civil_affairs", "citations": [],
+         "reasons": ["您家人均月收入约600元，低于当地低保标准。", "您家没有存款等金融资产。", rule, confirm,
+                     "以上是按暂定标准估算的（见提示），是否符合以当地审核认定为准。"]},
+        {"program": "tekun", "status": "not_eligible", "estimated_monthly_amount": None,
+         "department": "civil_affairs", "citations": [], "reasons": ["家中第1位成员（45岁）有劳动能力。"]}]}
+    d = CollectingDispatcher()
+    t = make_tracker({**KNOWN, "region": "320200"}, "有", intent="affirm",
+                     events=finished_form_events("我能领特困吗", "tekun"))
+    await ActionScreenEligibility().run(d, t, DOMAIN)
+    said = texts_of(d)
+    assert said[0] == "按您说的情况，初步看：低保可能符合，找民政部门。"  # no amount from a placeholder
+    assert rule + confirm in said
+    assert "特困供养暂时看不符合：家中第1位成员（45岁）有劳动能力。" in said
+    assert all(len(x) <= 140 for x in said)

@@ -9,6 +9,7 @@ from actions.help_request import (
     choose_program,
     clean_name,
     extract_mobile,
+    failed_tries,
     plain_deadline,
 )
 from tests.bot.conftest import DOMAIN, entity, json_messages, make_tracker, responses, texts_of
@@ -295,3 +296,42 @@ async def test_a_place_is_no_name_and_two_misses_go_on_without_one():
                      requested_slot="citizen_name")
     assert (await form.validate_citizen_name("问这干啥", d, t, DOMAIN))["citizen_name"] == "（未留姓名）"
     assert responses(d) == ["utter_name_skipped"]
+
+
+def digression(slot, question, parse=None):
+    """Events of a question the citizen asked while the form waited for `slot`: the form was
+    rejected, the question answered, and the form runs again to ask for `slot`."""
+    return [{"event": "slot", "name": "requested_slot", "value": slot},
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": question, "parse_data": parse or {"text": question,
+                                                                       "intent": {"name": "ask_policy"}}},
+            {"event": "action", "name": "help_form"},
+            {"event": "action_execution_rejected", "name": "help_form"},
+            {"event": "action", "name": "action_answer_policy"},
+            {"event": "bot", "text": "低保（金额）：…"},
+            {"event": "action", "name": "help_form"}]
+
+
+async def test_back_from_a_digression_the_question_is_asked_again_without_a_complaint():
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    question = "等一下 低保一个月能给多少钱"
+    t = make_tracker({"citizen_name": "杨春"}, question, intent="ask_policy", requested_slot="phone",
+                     active_loop="help_form", events=digression("phone", question))
+    assert await form.run(d, t, DOMAIN) == []  # no slot touched: the form asks for the phone again
+    assert responses(d) == []  # no "这个号码好像不对"
+    # and the digression is no try at the phone: the next miss is the first
+    after = digression("phone", question) + asked("phone", "一三八", before=[])
+    assert failed_tries(make_tracker(events=after, requested_slot="phone"), "phone") == 1
+
+
+def test_a_program_asked_about_in_a_digression_is_not_the_request():
+    opening = {"text": "俺要给俺妈登记个求助", "intent": {"name": "request_help"}, "entities": []}
+    question = {"text": "低保一个月能给多少钱", "intent": {"name": "ask_policy"},
+                "entities": [entity("program", "dibao")]}
+    told = {"text": "俺妈八十了 一个人住 没人照看", "intent": {"name": "inform"}, "entities": [],
+            "need": {"program": "elderly_care", "confidence": 0.9}}
+    events = [{"event": "user", "text": opening["text"], "parse_data": opening},
+              {"event": "active_loop", "name": "help_form"},
+              {"event": "user", "text": question["text"], "parse_data": question},
+              {"event": "user", "text": told["text"], "parse_data": told}]
+    assert choose_program(make_tracker(events=events), told["text"]) == ("elderly_care", True)

@@ -11,6 +11,7 @@ import uuid
 import httpx
 import pytest
 
+from bench import dialogues
 from tests.services import stack_fixture
 from tests.services.stack_fixture import say, turn
 
@@ -116,3 +117,19 @@ async def test_request_human_and_complaint_hand_over(http):
     assert handoffs(replies)[0]["reason"] == "request_human"
     replies = await turn(http, new_sender(), "你们工作人员态度太差了 我要投诉")
     assert handoffs(replies)[0]["reason"] == "complaint"
+
+
+# A few dialogues of the conversation suite (bench/conversations, all of them in `make bench`),
+# one for each class of failure citizens met: a phone said in Chinese digits, "none" in dialect
+# word order, a name said with 我姓…叫…, follow-ups in context, a hardship told without a
+# program word, a digression while a form waits.
+REPRESENTATIVE = []
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVE)
+async def test_a_citizen_gets_what_they_came_for(http, sessions, name):
+    (dialogue,) = dialogues.load([name])
+    await dialogues.prepare(sessions)
+    outcome = await dialogues.run(http, sessions, dialogue)
+    assert outcome.success, (outcome.why, outcome.turns)
+    assert max(outcome.reply_lengths) <= dialogues.MAX_REPLY_CHARS
