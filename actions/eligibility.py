@@ -156,7 +156,8 @@ class ValidateEligibilityForm(InterruptibleFormValidation):
         starting = tracker.active_loop_name != self.form_name()
         if not screened(asked_program(tracker, self.form_name(), starting)):
             return []  # not decided by household income: action_screen_eligibility answers it
-        known_region = normalise_region(tracker.get_slot("region"))
+        # known before this turn (an answer to the region question itself must still be validated)
+        known_region = normalise_region(tracker.get_slot("region")) and tracker.get_slot("requested_slot") != "region"
         slots = [s for s in domain_slots if not (s == "region" and known_region)]
         lone = tracker.get_slot("household_size") == 1 and \
             tracker.get_slot("has_capable_supporter") is not True

@@ -141,7 +141,8 @@ class ValidateHelpForm(InterruptibleFormValidation):
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         # The region may already be known from the channel (metadata) or earlier turns.
-        known_region = normalise_region(tracker.get_slot("region"))
+        # known before this turn (an answer to the region question itself must still be validated)
+        known_region = normalise_region(tracker.get_slot("region")) and tracker.get_slot("requested_slot") != "region"
         return [s for s in domain_slots if not (s == "region" and known_region)]
 
     def answers(self, requested: Optional[str], tracker: Tracker) -> bool:

@@ -53,6 +53,26 @@ def aspect_in_text(text: Optional[str]) -> Optional[str]:
     return None
 
 
+def opening_aspect(tracker: Tracker) -> Optional[str]:
+    """The aspect of the question that started the policy form now answering it, when the
+    citizen's latest message only answered the form (the region, the program)."""
+    started, latest_seen = False, False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and not latest_seen:
+            latest_seen = True  # the latest message; the form ending after it is this answer's
+            continue
+        if event.get("event") == "active_loop" and event.get("name") == "policy_form":
+            started = True
+        elif event.get("event") == "active_loop" and event.get("name") is None and latest_seen:
+            return None  # the form was over before this message: nothing to carry
+        elif started and event.get("event") == "user":
+            parse = event.get("parse_data") or {}
+            tagged = [e.get("value") for e in parse.get("entities") or []
+                      if e.get("entity") == "aspect" and e.get("value") in ASPECTS]
+            return tagged[-1] if tagged else aspect_in_text(event.get("text"))
+    return None
+
+
 def aspect_for(tracker: Tracker) -> Optional[str]:
     """The aspect to answer. One named now wins (tagged by NLU, else read from the words); "那特困
     呢" (a program, no aspect, ending in 呢) keeps the previous aspect; a new program with no
@@ -63,6 +83,9 @@ def aspect_for(tracker: Tracker) -> Optional[str]:
     read = aspect_in_text(tracker.latest_message.get("text"))
     if read:
         return read
+    asked = opening_aspect(tracker)  # 低保一个月能领多少钱 … 长春: the amount, once the region is known
+    if asked:
+        return asked
     text = (tracker.latest_message.get("text") or "").strip(" ？?。")
     new_program = next(tracker.get_latest_entity_values("program"), None)
     if new_program and not text.endswith("呢"):
@@ -81,8 +104,12 @@ class ValidatePolicyForm(InterruptibleFormValidation):
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         if gave_up_on(tracker, "program"):
             return []  # no program: action_answer_policy lists them
+        # Slots known before this turn are not asked; the one asked is kept, so that its answer
+        # (extracted from the text, as 长春) is validated and set.
+        asked = tracker.get_slot("requested_slot")
         return [s for s in domain_slots
-                if not tracker.get_slot(s) and not (s == "region" and tracker.get_slot("region_declined"))]
+                if (not tracker.get_slot(s) or s == asked)
+                and not (s == "region" and tracker.get_slot("region_declined") and s != asked)]
 
     def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
         text = tracker.latest_message.get("text") or ""

@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services_client
 from actions.help_request import plain_deadline
-from actions.interruptions import InterruptibleFormValidation, gave_up_on
+from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, fresh_user_turn, gave_up_on
 from actions.parsing import parse_last4, parse_reference_no
 from actions.vocabulary import department_name, program_name
 
@@ -28,6 +28,18 @@ class ValidateTicketStatusForm(InterruptibleFormValidation):
 
     def name(self) -> Text:
         return "validate_ticket_status_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        asked = tracker.get_slot("requested_slot") == "reference_no"
+        no_number = not parse_reference_no(tracker.latest_message.get("text") or "")
+        if asked and no_number and fresh_user_turn(tracker, self.form_name()) and (
+                gave_up_on(tracker, "reference_no") or failed_tries(tracker, "reference_no") > TRIES):
+            # 编号我忘了, or a third answer with no number: the form ends without one and the
+            # lookup says how a person can find the request (the empty number counts as the
+            # answer, so Rasa does not reject the form and ask forever).
+            return [SlotSet("reference_no", None), SlotSet("requested_slot", None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:

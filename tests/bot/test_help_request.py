@@ -335,3 +335,13 @@ def test_a_program_asked_about_in_a_digression_is_not_the_request():
               {"event": "user", "text": question["text"], "parse_data": question},
               {"event": "user", "text": told["text"], "parse_data": told}]
     assert choose_program(make_tracker(events=events), told["text"]) == ("elderly_care", True)
+
+
+async def test_a_region_answered_by_a_city_is_validated_and_set():
+    # 长春 is no NLU entity: the form's own extraction reads it, and the validation must set it
+    # (a required list that drops the region once extracted left it unset and the form rejected)
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    t = make_tracker({"citizen_name": "孙立军", "phone": "13104318899"}, "长春", requested_slot="region",
+                     active_loop="help_form", form_turn="help_form")
+    events = await form.run(d, t, DOMAIN)
+    assert slots_set(events).get("region") == "220000"

@@ -123,3 +123,33 @@ async def test_dont_know_the_program_ends_the_form_in_one_turn():
     )
     events = await form.run(d, t, DOMAIN)
     assert events[-1] == {"event": "slot", "name": "requested_slot", "value": None, "timestamp": None}
+
+
+async def test_the_region_question_answered_by_a_city_is_set():
+    from rasa_sdk.executor import CollectingDispatcher as Dispatcher
+
+    from actions.policy import ValidatePolicyForm
+    from tests.bot.conftest import DOMAIN as D
+    from tests.bot.conftest import make_tracker as mk
+
+    t = mk({"program": "dibao"}, "长春", requested_slot="region", active_loop="policy_form", form_turn="policy_form")
+    events = await ValidatePolicyForm().run(Dispatcher(), t, D)
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}.get("region") == "220000"
+
+
+def test_the_aspect_asked_before_the_region_question_is_the_one_answered():
+    from actions.policy import aspect_for
+    from tests.bot.conftest import make_tracker as mk
+
+    opening = {"text": "低保一个月能领多少钱", "intent": {"name": "ask_policy"}, "entities": [
+        {"entity": "program", "value": "dibao"}, {"entity": "aspect", "value": "金额"}]}
+    events = [{"event": "user", "text": opening["text"], "parse_data": opening},
+              {"event": "action", "name": "policy_form"}, {"event": "active_loop", "name": "policy_form"},
+              {"event": "slot", "name": "requested_slot", "value": "region"},
+              {"event": "user", "text": "长春", "parse_data": {"text": "长春", "entities": []}},
+              {"event": "action", "name": "policy_form"}, {"event": "active_loop", "name": None},
+              {"event": "action", "name": "action_answer_policy"}]
+    assert aspect_for(mk({"program": "dibao"}, "长春", events=events)) == "金额"
+    # a question after the form was over carries nothing from it
+    later = events + [{"event": "user", "text": "好的", "parse_data": {"text": "好的", "entities": []}}]
+    assert aspect_for(mk({"program": "dibao"}, "好的", events=later)) is None

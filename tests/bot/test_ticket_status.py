@@ -66,7 +66,25 @@ async def test_dont_know_ends_the_form_in_one_turn():
     )
     events = await form.run(d, t, DOMAIN)
     assert events[-1] == {"event": "slot", "name": "requested_slot", "value": None, "timestamp": None}
+    # Rasa rejects a form turn that sets no slot but requested_slot (it then asked forever)
+    assert any(e["event"] == "slot" and e["name"] == "reference_no" for e in events)
     assert d.messages == []
+
+
+async def test_a_third_answer_without_a_number_ends_the_form():
+    form = ValidateTicketStatusForm()
+    said = ["好像是上个月", "我记不太清", "单子丢了"]
+    earlier = []
+    for text in said[:-1]:
+        earlier += [{"event": "slot", "name": "requested_slot", "value": "reference_no"},
+                    {"event": "action", "name": "action_listen"},
+                    {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": "inform"}}},
+                    {"event": "slot", "name": "reference_no", "value": None}]
+    t = make_tracker({}, said[-1], requested_slot="reference_no", active_loop="ticket_status_form",
+                     form_turn="ticket_status_form", events=earlier)
+    events = await form.run(CollectingDispatcher(), t, DOMAIN)
+    assert {"event": "slot", "name": "reference_no", "value": None, "timestamp": None} in events
+    assert events[-1]["name"] == "requested_slot" and events[-1]["value"] is None
 
 
 async def test_status_in_plain_words(ticket):

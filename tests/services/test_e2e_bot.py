@@ -123,7 +123,15 @@ async def test_request_human_and_complaint_hand_over(http):
 # one for each class of failure citizens met: a phone said in Chinese digits, "none" in dialect
 # word order, a name said with 我姓…叫…, follow-ups in context, a hardship told without a
 # program word, a digression while a form waits.
-REPRESENTATIVE = []
+REPRESENTATIVE = [
+    "幺三八 phone number said in Chinese digits, elderly woman filing for 低保",
+    "积蓄没得, word order flipped",
+    "我姓陈 耳东陈 叫陈玉珍, spelling out the surname",
+    "株洲低保 conditions, then where, how long and what to bring",
+    "株洲 dialect, child's school fees",
+    "asks how much 低保 pays while the form wants a phone number",
+    "citizen has lost the reference number, bot should offer a person",
+]
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVE)
