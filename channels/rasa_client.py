@@ -9,6 +9,13 @@ class RasaUnavailable(Exception):
     pass
 
 
+def client(settings) -> httpx.AsyncClient:
+    """The one HTTP client for Rasa's API and REST channel: it carries Rasa's token
+    (RASA_AUTH_TOKEN, `?token=` as Rasa's token auth reads it) on every request, and only there."""
+    token = settings.rasa_token
+    return httpx.AsyncClient(timeout=settings.rasa_timeout_s, params={"token": token} if token else None)
+
+
 async def send_to_rasa(
     http: httpx.AsyncClient, rasa_url: str, sender: str, text: str, metadata: dict, timeout: float
 ) -> list[dict]:

@@ -95,13 +95,13 @@ async def queue_json(request: Request):
 async def _prefill(request: Request, view: dict) -> dict:
     """The ticket form, filled from what the bot knew (its slots) and 智能分拨 (triage)."""
     ctx = request.app.ctx
-    slots = await tracker_slots(ctx.http, ctx.settings.rasa_url, view["conversation"]["sender"])
+    slots = await tracker_slots(ctx.rasa_http, ctx.settings.rasa_url, view["conversation"]["sender"])
     said = "；".join(m["text"] for m in view["messages"] if m["direction"] == "in" and m["text"])[-800:]
     region = slots.get("region") or view["conversation"]["region"]
     suggestion = {}
     if said:
         try:
-            parsed = await triage.parse(ctx.http, ctx.settings.rasa_url, said[-400:], 5)
+            parsed = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, said[-400:], 5)
             suggestion = triage.assess(parsed, said, region if region in regions() else None)
         except triage.ParserUnavailable:
             suggestion = {}
@@ -187,7 +187,7 @@ async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
         conv = await desk.conversation(s, conv_id)
     phone = str(data.get("phone") or "").strip()
     if "*" in phone:  # the form shows the number masked: unchanged, it stands for the real one
-        slots = await tracker_slots(ctx.http, ctx.settings.rasa_url, conv.sender_key)
+        slots = await tracker_slots(ctx.rasa_http, ctx.settings.rasa_url, conv.sender_key)
         known = _known_phone(slots, {"phone": conv.phone, "contact_id": conv.contact_id,
                                      "channel": conv.channel})
         phone = known if known and mask_phone(known) == phone else phone

@@ -8,6 +8,7 @@ import logging
 import httpx
 from sanic import Sanic
 
+from channels import rasa_client
 from channels import runtime as channels_runtime
 from hotline import errors
 from hotline.cache import create_redis
@@ -21,6 +22,10 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     app = Sanic(name, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # The client's address (console.auth.client_ip) as the proxies in front report it; with
+    # neither set, forwarding headers are ignored (a client could write them).
+    app.config.PROXIES_COUNT = settings.proxies_count
+    app.config.REAL_IP_HEADER = settings.real_ip_header
     app.ctx.settings = settings
     app.ctx.log = logging.getLogger("hotline")
 
@@ -31,6 +36,7 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         app_.ctx.sessions = session_factory(app_.ctx.engine)
         app_.ctx.redis = create_redis(settings.redis_url)
         app_.ctx.http = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
+        app_.ctx.rasa_http = rasa_client.client(settings)
         app_.ctx.gateway, app_.ctx.outbound = channels_runtime.build(app_.ctx)
 
     @app.after_server_start
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     async def _close_clients(app_, _loop=None):
         await app_.ctx.outbound.drain()
         await app_.ctx.http.aclose()
+        await app_.ctx.rasa_http.aclose()
         await app_.ctx.redis.aclose()
         await app_.ctx.engine.dispose()
 

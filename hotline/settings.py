@@ -138,6 +138,14 @@ class Settings:
     var_dir: Path
     cookie_secure: bool = False
     seed_demo_users: bool = False
+    # The bot runtime's servers (bot/servers.py): where they listen and the tokens they require.
+    bot_interface: str = "127.0.0.1"
+    # Behind a reverse proxy: how many proxies append to X-Forwarded-For (or the header one sets
+    # to the client's address), so limits and the audit log see the client, not the proxy.
+    proxies_count: int = 0
+    real_ip_header: str | None = None
+    rasa_token: str | None = None
+    actions_token: str | None = None
     channels: ChannelSettings = ChannelSettings(public_base_url="http://127.0.0.1:8000")
     delivery_interval_s: float = 2.0
     delivery_max_attempts: int = 8
@@ -180,6 +188,11 @@ class Settings:
             var_dir=var_dir,
             cookie_secure=env.get("COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
             seed_demo_users=env.get("HOTLINE_SEED_DEMO_USERS", "") == "1",
+            bot_interface=env.get("BOT_INTERFACE", "127.0.0.1"),
+            proxies_count=int(env.get("PROXIES_COUNT", "0")),
+            real_ip_header=env.get("REAL_IP_HEADER") or None,
+            rasa_token=env.get("RASA_AUTH_TOKEN") or None,
+            actions_token=env.get("ACTIONS_TOKEN") or None,
             channels=ChannelSettings.from_env(env, services_url),
             delivery_interval_s=float(env.get("DELIVERY_INTERVAL_S", "2")),
             delivery_max_attempts=int(env.get("DELIVERY_MAX_ATTEMPTS", "8")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -42,6 +43,17 @@ def endpoints_file(settings: Settings) -> str:
     return "bot/endpoints.production.yml" if real_db else "bot/endpoints.yml"
 
 
+def with_bot_tokens(settings: Settings) -> Settings:
+    """Rasa and the action server answer only callers holding their tokens: a start without
+    them configured makes a pair for this run (the processes inherit them, nobody else)."""
+    made = {}
+    for name, field_ in (("RASA_AUTH_TOKEN", "rasa_token"), ("ACTIONS_TOKEN", "actions_token")):
+        if getattr(settings, field_) is None:
+            made[name] = secrets.token_urlsafe(32)
+    os.environ.update(made)
+    return Settings.from_env() if made else settings
+
+
 def process_specs(settings: Settings) -> list[ProcessSpec]:
     rasa_env = {"ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook"}
     if settings.uses_real_servers:
@@ -49,15 +61,14 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             "rasa",
-            [f"{BOT_BIN}/rasa", "run", "--enable-api", "--port", str(settings.rasa_port),
+            [f"{BOT_BIN}/python", "-m", "bot.servers", "rasa", "--port", str(settings.rasa_port),
              "--model", "models", "--endpoints", endpoints_file(settings),
              "--credentials", "bot/credentials.yml"],
             f"{settings.rasa_url}/", rasa_env, start_timeout_s=300,
         ),
         ProcessSpec(
             "actions",
-            [f"{BOT_BIN}/rasa", "run", "actions", "--actions", "actions",
-             "--port", str(settings.actions_port)],
+            [f"{BOT_BIN}/python", "-m", "bot.servers", "actions", "--port", str(settings.actions_port)],
             f"{settings.actions_url}/health", {"SERVICES_URL": settings.services_url},
             start_timeout_s=120,
         ),
@@ -152,7 +163,7 @@ class Stack:
 
 
 async def run(settings: Settings) -> int:
-    stack = Stack(settings)
+    stack = Stack(with_bot_tokens(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

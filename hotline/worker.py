@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from channels import desk, notices
+from channels import desk, notices, rasa_client
 from channels import runtime as channels_runtime
 from channels.gateway import release_late_replies
 from hotline.cache import create_redis
@@ -93,7 +93,8 @@ async def run_forever(settings: Settings) -> None:
     calendar()  # a bad calendar file stops the worker at start, naming the file
     engine = create_engine(settings.database_url)
     ctx = SimpleNamespace(settings=settings, sessions=session_factory(engine),
-                          redis=create_redis(settings.redis_url), http=httpx.AsyncClient(timeout=15))
+                          redis=create_redis(settings.redis_url), http=httpx.AsyncClient(timeout=15),
+                          rasa_http=rasa_client.client(settings))
     ctx.gateway, ctx.outbound = channels_runtime.build(ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,6 +110,7 @@ async def run_forever(settings: Settings) -> None:
     finally:
         await ctx.outbound.drain()
         await ctx.http.aclose()
+        await ctx.rasa_http.aclose()
         await ctx.redis.aclose()
         await engine.dispose()
         log.info("worker stopped")

@@ -120,7 +120,7 @@ async def triage_text(request: Request):
         raise invalid("region", f"unknown region {region!r}")
     ctx = request.app.ctx
     try:
-        parsed = await triage.parse(ctx.http, ctx.settings.rasa_url, text.strip(),
+        parsed = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, text.strip(),
                                     ctx.settings.rasa_timeout_s)
     except triage.ParserUnavailable:
         raise ApiError(503, "bot_unavailable",

@@ -52,6 +52,38 @@ async def test_help_request_end_to_end(stack):
                 assert "13800001234" not in queue.text
 
 
+def listening_on(port: int) -> set[str]:
+    """The IPv4 addresses a local port listens on (/proc/net/tcp, state 0A = LISTEN)."""
+    found = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
+async def test_the_bot_servers_answer_only_the_gateway(stack):
+    rasa, actions = stack["ports"]["RASA_PORT"], stack["ports"]["ACTIONS_PORT"]
+    assert listening_on(rasa) == {"127.0.0.1"} and listening_on(actions) == {"127.0.0.1"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for token in ({}, {"token": "not-the-token-at-all"}):
+            base = f"http://127.0.0.1:{rasa}"
+            assert (await http.post(f"{base}/model/parse", params=token,
+                                    json={"text": "低保"})).status_code == 401
+            assert (await http.get(f"{base}/conversations/e2e-x/tracker", params=token)).status_code == 401
+            assert (await http.put(f"{base}/model", params=token, json={})).status_code == 401
+            talk = await http.post(f"{base}/webhooks/rest/webhook", params=token,
+                                   json={"sender": "intruder", "message": "你好"})
+            assert talk.status_code == 401, talk.text
+            action = await http.post(f"http://127.0.0.1:{actions}/webhook", params=token,
+                                     json={"next_action": "action_fallback", "tracker": {}})
+            assert action.status_code == 401, action.text
+        # what health checks use stays open
+        assert (await http.get(f"http://127.0.0.1:{rasa}/")).status_code == 200
+        assert (await http.get(f"http://127.0.0.1:{actions}/health")).status_code == 200
+
+
 async def test_ctrl_c_stops_every_process(stack):
     proc = stack["proc"]
     proc.send_signal(signal.SIGINT)
