@@ -147,17 +147,23 @@ def login_csrf_ok(request: Request) -> bool:
 
 # --- who is asking -----------------------------------------------------------------------------
 
-async def count_login_failure(request: Request) -> None:
-    key = f"console:login-fail:ip:{client_ip(request)}"
+def _login_key(request: Request) -> str:
+    return f"console:login-fail:ip:{client_ip(request)}"
+
+
+async def take_login_try(request: Request) -> bool:
+    """Counts a login try from this client before its password is checked, so parallel tries
+    cannot all pass the check; False when the client has used up LOGIN_FAILURES_PER_IP."""
     async with request.app.ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, LOGIN_FAILURE_WINDOW_S, nx=True)
-        await pipe.execute()
+        pipe.incr(_login_key(request))
+        pipe.expire(_login_key(request), LOGIN_FAILURE_WINDOW_S, nx=True)
+        tries, _ = await pipe.execute()
+    return tries <= LOGIN_FAILURES_PER_IP
 
 
-async def ip_blocked(request: Request) -> bool:
-    failures = await request.app.ctx.redis.get(f"console:login-fail:ip:{client_ip(request)}")
-    return int(failures or 0) >= LOGIN_FAILURES_PER_IP
+async def give_back_login_try(request: Request) -> None:
+    """A successful login does not count against its client."""
+    await request.app.ctx.redis.decr(_login_key(request))
 
 
 async def current_viewer(request: Request) -> Viewer:

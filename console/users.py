@@ -139,31 +139,38 @@ async def create_user(sf: async_sessionmaker, username: str, password: str, role
 
 
 async def authenticate(sf: async_sessionmaker, username: str, password: str) -> StaffUser:
-    """The active account with this password, or LoginFailed. The fifth consecutive failure
-    locks the account for LOCKOUT; while locked even the right password fails."""
+    """The active account with this password, or LoginFailed. Each try is counted before the
+    password is checked (one atomic increment), so a burst of parallel guesses gets at most
+    MAX_FAILED_LOGINS of them checked; the fifth failure locks the account for LOCKOUT, and
+    while locked even the right password fails. Locked, unknown and wrong answer alike."""
     now = utcnow()
     async with sf() as s:
         user = await s.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
     if user is None or not user.active:
         await asyncio.to_thread(_verify, _DUMMY_HASH, password or "")
         raise LoginFailed(locked=False)
-    if is_locked(user, now):
+    this = update(StaffUser).where(StaffUser.id == user.id)
+    async with sf() as s, s.begin():
+        tries = await s.scalar(
+            this.where((StaffUser.locked_until.is_(None)) | (StaffUser.locked_until <= now))
+            .values(failed_logins=StaffUser.failed_logins + 1).returning(StaffUser.failed_logins))
+    if tries is None or tries > MAX_FAILED_LOGINS:  # locked, or others' tries used the rest
+        if tries is not None:  # whatever became of those tries, the lock ends by itself
+            async with sf() as s, s.begin():
+                await s.execute(this.values(failed_logins=0, locked_until=now + LOCKOUT))
+        await asyncio.to_thread(_verify, _DUMMY_HASH, password or "")  # the same time taken
         raise LoginFailed(locked=True)
     ok = await asyncio.to_thread(_verify, user.password_hash, password or "")
     async with sf() as s, s.begin():
-        this = update(StaffUser).where(StaffUser.id == user.id)
         if ok:
             values: dict = {"failed_logins": 0, "locked_until": None}
             if _hasher.check_needs_rehash(user.password_hash):
                 values["password_hash"] = await _hash(password)
             await s.execute(this.values(**values))
             return user
-        # One atomic increment, so concurrent wrong guesses are all counted.
-        failures = await s.scalar(this.values(failed_logins=StaffUser.failed_logins + 1)
-                                  .returning(StaffUser.failed_logins))
-        if failures >= MAX_FAILED_LOGINS:
+        if tries == MAX_FAILED_LOGINS:
             await s.execute(this.values(failed_logins=0, locked_until=now + LOCKOUT))
-    raise LoginFailed(locked=failures >= MAX_FAILED_LOGINS)
+    raise LoginFailed(locked=tries == MAX_FAILED_LOGINS)
 
 
 async def get_user(sf: async_sessionmaker, user_id: int) -> StaffUser | None:

@@ -176,8 +176,9 @@ async def login(request: Request):
     errors = labels()["errors"]
 
     async def refuse(code: str, status: int):
+        # Not the typed username: people type their password into it.
         log.warning("console login refused", extra={"event": "login_refused", "reason": code,
-                                                    "username": username[:64], "ip": client_ip(request)})
+                                                    "ip": client_ip(request)})
         if as_json:
             raise ApiError(status, code, errors[code])
         return await _login_page(request, data.get("next", ""), errors[code], status, username)
@@ -185,14 +186,14 @@ async def login(request: Request):
     # JSON needs no login token: a cross-site form cannot send application/json.
     if not as_json and not auth.login_csrf_ok(request):
         return await refuse("login_expired", 403)
-    if await auth.ip_blocked(request):
+    if not await auth.take_login_try(request):
         return await refuse("login_throttled", 429)
     try:
         user = await users.authenticate(request.app.ctx.sessions, username, password)
-    except users.LoginFailed as exc:
-        await auth.count_login_failure(request)
-        return await refuse("login_locked" if exc.locked else "login_failed",
-                            423 if exc.locked else 401)
+    except users.LoginFailed:
+        # A locked account answers as a wrong password does: the answer tells no one it exists.
+        return await refuse("login_failed", 401)
+    await auth.give_back_login_try(request)
     token, csrf = await auth.start_session(request, user)
     response = (json({"username": user.username, "role": user.role, "csrf_token": csrf}) if as_json
                 else redirect(auth.safe_next(data.get("next"))))

@@ -1,15 +1,20 @@
 """Console login, lockout, CSRF, logout and session expiry, over real HTTP with cookies."""
 
 import asyncio
+import re
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
 
-from console import auth
+from console import auth, users
 from console.models import StaffUser
 from hotline.db import utcnow
-from tests.services.console.conftest import PASSWORD, form_login
+from referral.models import AuditEntry
+from tests.services.conftest import serve, shutdown
+from tests.services.console.conftest import PASSWORD, form_login, new_ticket
+
+LOGIN_ERROR = re.compile(r'role="alert">([^<]*)<')
 
 
 async def test_login_sets_a_hardened_session_cookie(live_app, make_user):
@@ -51,9 +56,12 @@ async def test_five_failures_lock_the_account_for_fifteen_minutes(live_app, make
     username = await make_user()
     async with httpx.AsyncClient(base_url=live_app.url) as c:
         codes = [(await form_login(c, username, f"wrong-{i}")).status_code for i in range(5)]
-        assert codes == [401, 401, 401, 401, 423]
+        assert codes == [401] * 5
         locked = await form_login(c, username, PASSWORD)  # even the right password
-        assert locked.status_code == 423 and "锁定" in locked.text
+        wrong = await form_login(c, "nobody_here", "not-the-password")
+        # locked answers as unknown and wrong do: nobody learns that the account exists
+        assert locked.status_code == wrong.status_code == 401
+        assert LOGIN_ERROR.search(locked.text).group(0) == LOGIN_ERROR.search(wrong.text).group(0)
         async with sessions() as s:
             user = await s.scalar(select(StaffUser).where(StaffUser.username == username))
         remaining = user.locked_until - utcnow()
@@ -63,6 +71,84 @@ async def test_five_failures_lock_the_account_for_fifteen_minutes(live_app, make
             await s.execute(update(StaffUser).where(StaffUser.id == user.id)
                             .values(locked_until=utcnow() - timedelta(seconds=1)))
         assert (await form_login(c, username, PASSWORD)).status_code == 302
+
+
+async def test_a_burst_of_parallel_guesses_gets_five_checked(live_app, make_user, monkeypatch):
+    """50 wrong passwords at once for one account (from as many addresses as the limit lets
+    through): at most five are checked against its hash, then it is locked."""
+    username = await make_user()
+    async with live_app.app.ctx.sessions() as s:
+        real_hash = (await s.scalar(select(StaffUser).where(StaffUser.username == username))).password_hash
+    checked = []
+    verify = users._verify
+
+    def counting(hash_, password):
+        if hash_ == real_hash:
+            checked.append(password)
+        return verify(hash_, password)
+
+    monkeypatch.setattr(users, "_verify", counting)
+    monkeypatch.setattr(auth, "LOGIN_FAILURES_PER_IP", 1000)
+    async with httpx.AsyncClient(base_url=live_app.url, timeout=60) as c:
+        answers = await asyncio.gather(*[
+            c.post("/console/login", json={"username": username, "password": f"guess-{i}"})
+            for i in range(50)])
+        assert {a.status_code for a in answers} == {401}
+        assert 1 <= len(checked) <= users.MAX_FAILED_LOGINS
+        right = await c.post("/console/login", json={"username": username, "password": PASSWORD})
+    assert right.status_code == 401  # locked now
+
+
+async def test_a_burst_from_one_address_is_cut_at_the_limit(live_app, make_user, monkeypatch):
+    """The per-address limit counts each try before the password is checked: of 50 parallel
+    tries from one address, no more than the limit reach an account."""
+    reached = []
+    authenticate = users.authenticate
+
+    async def counting(sf, username, password):
+        reached.append(username)
+        return await authenticate(sf, username, password)
+
+    monkeypatch.setattr(users, "authenticate", counting)
+    names = [await make_user() for _ in range(10)]  # spread, so no account lock stops them first
+    async with httpx.AsyncClient(base_url=live_app.url, timeout=60) as c:
+        answers = await asyncio.gather(*[
+            c.post("/console/login", json={"username": names[i % 10], "password": f"g-{i}"})
+            for i in range(50)])
+    codes = [a.status_code for a in answers]
+    assert len(reached) == codes.count(401) == auth.LOGIN_FAILURES_PER_IP
+    assert codes.count(429) == 50 - auth.LOGIN_FAILURES_PER_IP
+
+
+async def test_behind_a_proxy_each_client_is_counted_apart(settings, live_app, make_user, sessions):
+    """With PROXIES_COUNT=1 the address is the one the proxy appends to X-Forwarded-For, for the
+    limit and the audit log alike; without it, a client writing that header changes nothing."""
+    username = await make_user("supervisor")
+    limit = auth.LOGIN_FAILURES_PER_IP
+    behind, server = await serve(settings, proxies_count=1)
+    try:
+        redis = behind.app.ctx.redis
+        await redis.set("console:login-fail:ip:203.0.113.7", limit)
+        async with httpx.AsyncClient(base_url=behind.url) as c:
+            ref = await new_ticket(c)
+            blocked = await c.post("/console/login", headers={"X-Forwarded-For": "203.0.113.7"},
+                                   json={"username": username, "password": PASSWORD})
+            other = await c.post("/console/login", headers={"X-Forwarded-For": "203.0.113.8"},
+                                 json={"username": username, "password": PASSWORD})
+            assert blocked.status_code == 429 and other.status_code == 200
+            seen = await c.get(f"/api/tickets/{ref}", headers={"X-Forwarded-For": "203.0.113.8"})
+            assert seen.status_code == 200
+        async with sessions() as s:
+            ips = set(await s.scalars(select(AuditEntry.ip).where(
+                AuditEntry.actor == f"supervisor:{username}")))
+        assert ips == {"203.0.113.8"}
+        async with httpx.AsyncClient(base_url=live_app.url) as c:  # no proxy configured
+            spoofed = await c.post("/console/login", headers={"X-Forwarded-For": "203.0.113.7"},
+                                   json={"username": username, "password": PASSWORD})
+        assert spoofed.status_code == 200
+        await redis.delete("console:login-fail:ip:203.0.113.7")
+    finally:
+        await shutdown(server)
 
 
 async def test_a_success_resets_the_failure_count(live_app, make_user):
