@@ -31,6 +31,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# Who did something, as "role:username" (referral.access.Viewer.actor): the longest role, a colon
+# and a username of up to 64 characters, with room to spare.
+ACTOR_CHARS = 128
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on PostgreSQL and SQLite alike (SQLite drops the zone)."""
 
@@ -57,7 +62,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # WAL lets the worker and app share the file
@@ -68,7 +73,9 @@ def create_engine(database_url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # hide_parameters: an error's message never carries the bound values (names, phones, text).
+    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

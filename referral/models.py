@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.db import Base, UTCDateTime, utcnow
+from hotline.db import ACTOR_CHARS, Base, UTCDateTime, utcnow
 
 OPEN_STATUSES = ("new", "accepted", "in_progress", "waiting_citizen", "transferred", "reopened")
 RUNNING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "waiting_citizen")  # clock running
@@ -103,7 +103,7 @@ class TicketEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     kind: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -131,7 +131,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(ACTOR_CHARS), index=True)
     action: Mapped[str] = mapped_column(String(32))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -176,7 +176,7 @@ class UnitEdit(Base):
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     office: Mapped[str] = mapped_column(String(64))
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -7,11 +7,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from console import views
+from console import users, views
 from hotline.db import utcnow
-from referral.models import Ticket
+from referral.models import AuditEntry, Ticket, TicketEvent
+from tests.services.console.conftest import PASSWORD
 
 
 def flash(html: str) -> str:
@@ -173,3 +174,21 @@ async def test_detail_shows_full_personal_data_and_masked_id(clerk, api):
     assert "34150319500101123X" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
     assert "赵&lt;b&gt;六&lt;/b&gt;" in page
+
+
+async def test_a_clerk_with_the_longest_username_views_and_changes_a_ticket(login, file_ticket, sessions):
+    """The audit log and ticket history record "role:username": with a 64-character username
+    (the longest allowed) that is 70 characters, which PostgreSQL refused in a 64-wide column."""
+    username = ("clerk-" + uuid.uuid4().hex + "x" * 64)[:64]
+    await users.create_user(sessions, username, PASSWORD, "staff", "civil_affairs", ())
+    staff = await login(username)
+    ref = await file_ticket("dibao")
+    page = await staff.client.get(f"/console/tickets/{ref}")
+    assert page.status_code == 200 and ref in page.text
+    assert "claim" in action_forms(page.text)
+    await act(staff, ref, "claim")
+    await act(staff, ref, "note", text="已电话联系")
+    async with sessions() as s:
+        actors = set(await s.scalars(select(AuditEntry.actor).where(AuditEntry.actor.contains(username))))
+        history = set(await s.scalars(select(TicketEvent.actor).where(TicketEvent.actor.contains(username))))
+    assert actors == {f"staff:{username}"} and history == {f"staff:{username}"}
