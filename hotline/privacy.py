@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 
-# 18-digit resident ID (last char may be X) and 15-digit old IDs.
-_ID_RE = re.compile(r"(?<!\d)(\d{6})(\d{8}|\d{6})(\d{3}[\dXx])(?!\d)")
+# Numbers as the platform accepts them (channels/phones.py strips every non-digit): groups
+# split by a space, a dash or a dot, full-width digits (\d is Unicode) and a +86 / 86 / 0086.
+_SEP = r"[\s.\-\u2010-\u2015\uff0d]?"
+# 18-digit resident IDs (6-8-4, the last may be X) and 15-digit old ones (6-6-3).
+_ID_RES = (re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{8}}){_SEP}(\d{{3}}[\dXx])(?![\dXx])"),
+           re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{6}}){_SEP}(\d{{3}})(?!\d)"))
 # Mainland mobile numbers, optionally with +86 / 86 prefix, and landlines like 0551-1234567.
-_MOBILE_RE = re.compile(r"(?<!\d)((?:\+?86)?1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_LANDLINE_RE = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
+_MOBILE_RE = re.compile(
+    rf"(?<!\d)((?:(?:\+|00)?86{_SEP})?1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+_LANDLINE_RE = re.compile(rf"(?<!\d)(0\d{{2,3}}{_SEP})(\d{{3,4}}){_SEP}(\d{{4}})(?!\d)")
 
 
 def mask_phone(phone: str | None) -> str:
@@ -34,7 +40,9 @@ def mask_id_number(id_number: str | None) -> str:
 
 def mask_text(text: str) -> str:
     """Mask every phone or ID number found in free text (log lines, message previews)."""
-    text = _ID_RE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    text = text.translate(_FULL_WIDTH)
+    for id_re in _ID_RES:
+        text = id_re.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
     text = _MOBILE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     return _LANDLINE_RE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
 

@@ -39,3 +39,58 @@ def test_json_logs_never_print_phone_or_id_in_full():
     record = json.loads(line)
     assert "13900001111" not in line and "34150319500101123X" not in line
     assert record["level"] == "INFO" and record["phone"] == "139****1111"
+
+
+# Every way the platform takes a phone or an ID number (channels/phones.py ignores non-digits).
+WRITTEN = {
+    "13812345678": ("138****5678",), "138-1234-5678": ("138****5678",),
+    "138 1234 5678": ("138****5678",), "138.1234.5678": ("138****5678",),
+    "+86 138 1234 5678": ("+86 138****5678",), "+86-138-1234-5678": ("+86-138****5678",),
+    "+8613812345678": ("138****5678",), "8613812345678": ("138****5678",),
+    "0086 138 1234 5678": ("138****5678",), "１３８１２３４５６７８": ("138****5678",),
+    "34150319500101123X": ("341503********123X",), "34150319500101123x": ("341503********123x",),
+    "341503 19500101 123X": ("341503********123X",), "341503195001011": ("341503******011",),
+    "0551-3312345": ("0551-***2345",), "0551 3312345": ("0551 ***2345",),
+}
+
+
+def digits_of(text: str) -> str:
+    return "".join(str(int(c)) for c in text if c.isdigit())
+
+
+def test_mask_text_finds_every_format_the_platform_accepts():
+    for written, shown in WRITTEN.items():
+        masked = mask_text(f"来电{written}，请回电")
+        assert written not in masked and digits_of(written) not in digits_of(masked), (written, masked)
+        assert any(s in masked for s in shown), (written, masked)
+
+
+def test_text_and_json_logs_mask_every_format():
+    for json_format in (True, False):
+        stream = io.StringIO()
+        logs.configure("INFO", json_format=json_format)
+        logging.getLogger().handlers[0].stream = stream
+        for written in WRITTEN:
+            logging.getLogger("test").warning("from %s", written, extra={"contact": written})
+        out = stream.getvalue()
+        for written in WRITTEN:
+            assert written not in out and digits_of(written) not in digits_of(out), (json_format, written)
+    logs.configure("INFO", json_format=True)
+
+
+async def test_database_errors_do_not_carry_the_values(settings):
+    """A failed statement's message (which the app logs) names no bound value."""
+    from sqlalchemy import text
+
+    from hotline.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT * FROM no_such_table WHERE phone = :p"), {"p": "13812345678"})
+    except Exception as exc:  # noqa: BLE001 - any database error will do
+        assert "13812345678" not in str(exc)
+    else:
+        raise AssertionError("the statement should have failed")
+    finally:
+        await engine.dispose()
