@@ -24,6 +24,12 @@ def services_url() -> str:
     return os.environ.get("SERVICES_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
+def _auth() -> Dict[str, str]:
+    """The service token (SERVICES_API_TOKEN) the internal routes ask for, when one is set."""
+    token = os.environ.get("SERVICES_API_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 async def request(
     method: str, path: str, json: Optional[dict] = None,
     headers: Optional[Dict[str, str]] = None, params: Optional[dict] = None,
@@ -31,8 +37,8 @@ async def request(
 ) -> Dict[str, Any]:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as s:
-            async with s.request(method, services_url() + path, json=json, headers=headers,
-                                 params=params) as resp:
+            async with s.request(method, services_url() + path, json=json,
+                                 headers={**_auth(), **(headers or {})}, params=params) as resp:
                 body = await resp.json(content_type=None)
                 if resp.status >= 500:
                     raise ServiceUnavailable(f"{resp.status} from {path}")

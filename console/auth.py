@@ -22,6 +22,7 @@ from sanic import HTTPResponse, Request, redirect
 
 from console import users
 from console.models import StaffUser
+from hotline.callers import client_ip
 from hotline.errors import ApiError
 from referral.access import Viewer
 
@@ -45,10 +46,6 @@ def _password_mark(user: StaffUser) -> str:
 
 def cookie_secure(request: Request) -> bool:
     return request.app.ctx.settings.cookie_secure
-
-
-def client_ip(request: Request) -> str:
-    return request.remote_addr or request.ip or "unknown"
 
 
 # --- sessions -------------------------------------------------------------------------------

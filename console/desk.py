@@ -21,8 +21,9 @@ from channels import desk, events
 from channels.phones import national
 from channels.rasa_client import tracker_slots
 from console import auth
-from console.auth import client_ip, login_required
+from console.auth import login_required
 from console.views import _render, bp, labels
+from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.privacy import mask_phone

@@ -21,8 +21,9 @@ import yaml
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
 
 from console import auth, users
-from console.auth import client_ip, login_required
+from console.auth import login_required
 from console.chart import backlog_chart
+from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.templating import render

@@ -143,6 +143,7 @@ class Settings:
     # Behind a reverse proxy: how many proxies append to X-Forwarded-For (or the header one sets
     # to the client's address), so limits and the audit log see the client, not the proxy.
     proxies_count: int = 0
+    services_api_token: str | None = None  # internal routes (hotline/callers.py)
     real_ip_header: str | None = None
     rasa_token: str | None = None
     actions_token: str | None = None
@@ -190,6 +191,7 @@ class Settings:
             seed_demo_users=env.get("HOTLINE_SEED_DEMO_USERS", "") == "1",
             bot_interface=env.get("BOT_INTERFACE", "127.0.0.1"),
             proxies_count=int(env.get("PROXIES_COUNT", "0")),
+            services_api_token=env.get("SERVICES_API_TOKEN") or None,
             real_ip_header=env.get("REAL_IP_HEADER") or None,
             rasa_token=env.get("RASA_AUTH_TOKEN") or None,
             actions_token=env.get("ACTIONS_TOKEN") or None,

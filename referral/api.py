@@ -10,7 +10,8 @@ import re
 
 from sanic import Blueprint, Request, json
 
-from console.auth import client_ip, current_viewer
+from console.auth import current_viewer
+from hotline.callers import citizen_key, client_ip, internal
 from hotline.errors import ApiError, invalid, not_found, read_json
 from hotline.privacy import mask_id_number
 from referral import domain, service, triage
@@ -23,7 +24,12 @@ _ID_RE = re.compile(r"^\d{17}[\dXx]$|^\d{15}$")
 _REF_RE = re.compile(r"^12349-\d{8}-\d{4,}$")
 _LIMITS = {"citizen.name": 64, "description": 4000, "street": 64, "channel": 16,
            "conversation_id": 128, "citizen.id_number": 18}
-LOOKUP_FAILURES_PER_HOUR = 10
+# Wrong tries at the citizen lookup per hour: one client on one ticket, one client on any, and
+# everyone on one ticket (a spread attack; a citizen can still ask an agent).
+LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE = 5
+LOOKUP_TRIES_PER_CLIENT = 20
+LOOKUP_TRIES_PER_REFERENCE = 30
+LOOKUP_WINDOW_S = 3600
 
 
 def _str(data: dict, path: str, required: bool = True) -> str | None:
@@ -73,6 +79,7 @@ def parse_new_referral(data: dict) -> service.NewReferral:
 
 
 @bp.post("/api/referrals")
+@internal
 async def create(request: Request):
     req = parse_new_referral(await read_json(request))
     key = request.headers.get("Idempotency-Key")
@@ -90,23 +97,36 @@ async def create(request: Request):
 
 @bp.get("/api/referrals/<reference_no:str>")
 async def citizen_lookup(request: Request, reference_no: str):
-    """Citizen-facing status. Needs the phone's last 4 digits; failures are rate-limited."""
+    """Citizen-facing status. Needs the phone's last 4 digits. Every try is counted before the
+    lookup (so a parallel burst cannot pass the limits together) for this client on this
+    reference, this client on any reference, and anyone on this reference; a found ticket gives
+    its try back. One client's wrong guesses lock only that client out of the ticket."""
     if not _REF_RE.match(reference_no):
         raise not_found("referral")
     last4 = request.args.get("phone_last4", "")
     redis = request.app.ctx.redis
-    fail_key = f"referral:lookup-fail:{reference_no}"
-    if int(await redis.get(fail_key) or 0) >= LOOKUP_FAILURES_PER_HOUR:
+    who = citizen_key(request)
+    keys = {f"referral:lookup:{who}:{reference_no}": LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE,
+            f"referral:lookup:{who}": LOOKUP_TRIES_PER_CLIENT,
+            f"referral:lookup:{reference_no}": LOOKUP_TRIES_PER_REFERENCE}
+    async with redis.pipeline(transaction=True) as pipe:
+        for key in keys:
+            pipe.incr(key).expire(key, LOOKUP_WINDOW_S, nx=True)
+        counts = (await pipe.execute())[::2]
+    if any(n > limit for n, limit in zip(counts, keys.values(), strict=True)):
         raise ApiError(429, "too_many_attempts", "too many wrong attempts; try again later")
     view = await service.get_for_citizen(request.app.ctx.sessions, reference_no, last4)
     if view is None:
-        async with redis.pipeline(transaction=True) as pipe:
-            await pipe.incr(fail_key).expire(fail_key, 3600).execute()
         raise not_found("referral")
+    async with redis.pipeline(transaction=True) as pipe:
+        for key in keys:
+            pipe.decr(key)
+        await pipe.execute()
     return json(view)
 
 
 @bp.post("/api/triage")
+@internal
 async def triage_text(request: Request):
     """智能分拨 for a free text (e.g. an agent's summary of a phone call)."""
     data = await read_json(request)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sanic import Blueprint, Request, json
 
+from hotline.callers import internal
 from hotline.errors import not_found, read_json
 from rules.assessment import texts
 from rules.eligibility import screen
@@ -23,6 +26,13 @@ async def _load_rules(app, _loop=None):
     # screen; a malformed parameter file stops the start instead of failing a citizen's request.
     tax_benefit_system()
     texts()
+    # Screens run here, one at a time, off the event loop: OpenFisca is CPU work.
+    app.ctx.rules_pool = ThreadPoolExecutor(1, thread_name_prefix="rules")
+
+
+@bp.after_server_stop
+async def _stop_rules(app, _loop=None):
+    app.ctx.rules_pool.shutdown(wait=True)
 
 
 @bp.get("/api/regions")
@@ -40,6 +50,8 @@ async def get_region(request: Request, code: str):
 
 
 @bp.post("/api/eligibility/screen")
+@internal
 async def screen_household(request: Request):
-    # CPU-bound and short (a few ms of OpenFisca); no I/O happens here.
-    return json(screen(await read_json(request)), ensure_ascii=False)
+    data = await read_json(request)
+    result = await asyncio.get_running_loop().run_in_executor(request.app.ctx.rules_pool, screen, data)
+    return json(result, ensure_ascii=False)

@@ -128,6 +128,7 @@ class FakeServices:
     async def get_referral(self, request):
         ref, last4 = request.match_info["ref"], request.query.get("phone_last4", "")
         self.lookups.append((ref, last4))
+        self.lookup_citizen = request.headers.get("X-Hotline-Citizen")
         error = self._error("lookup")
         if error is not None:
             return error
@@ -138,6 +139,7 @@ class FakeServices:
 
     async def screen(self, request):
         self.screens.append(await request.json())
+        self.authorization = request.headers.get("Authorization")
         error = self._error("screen")
         return error if error is not None else web.json_response(self.screen_result)
 

@@ -99,3 +99,13 @@ def test_tokens_are_compared_whole(monkeypatch):
         required_token("RASA_AUTH_TOKEN")
     assert token_matches(TOKEN, TOKEN)
     assert not token_matches(TOKEN[:-1], TOKEN) and not token_matches(None, TOKEN)
+
+
+async def test_the_actions_send_the_service_token_when_one_is_set(services, monkeypatch):
+    from actions import services_client
+
+    await services_client.request("POST", "/api/eligibility/screen", json={})
+    assert services.authorization is None  # the embedded default: loopback, no token
+    monkeypatch.setenv("SERVICES_API_TOKEN", "service-token-0123456789")
+    await services_client.request("POST", "/api/eligibility/screen", json={})
+    assert services.authorization == "Bearer service-token-0123456789"
