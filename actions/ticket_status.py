@@ -94,7 +94,9 @@ class ActionCheckTicketStatus(Action):
             return [SlotSet("pending_retry", None)]
         try:
             ticket = await services_client.request(
-                "GET", f"/api/referrals/{reference_no}", params={"phone_last4": last4})
+                "GET", f"/api/referrals/{reference_no}", params={"phone_last4": last4},
+                # the limits on wrong tries count this conversation, not the action server
+                headers={"X-Hotline-Citizen": tracker.sender_id})
         except services_client.ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_down_status")
             return [SlotSet("pending_retry", "ticket_status")]

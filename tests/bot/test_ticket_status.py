@@ -94,6 +94,13 @@ async def test_status_in_plain_words(ticket):
     assert texts_of(d) == [f"编号{REF}（低保）民政正在办理，最迟12月21日前办结。"]
 
 
+async def test_the_lookup_names_the_conversation_for_its_limits(ticket):
+    """The services count wrong tries per conversation, not per action server."""
+    tracker = make_tracker({"reference_no": REF, "phone_last4": "1234"})
+    await ActionCheckTicketStatus().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert ticket.lookup_citizen == tracker.sender_id and tracker.sender_id
+
+
 async def test_digits_from_the_phone_given_earlier(ticket):
     d = CollectingDispatcher()
     await ActionCheckTicketStatus().run(

@@ -4,6 +4,7 @@ import asyncio
 import re
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from referral.models import Ticket
@@ -49,6 +50,14 @@ async def test_same_key_different_body_is_a_conflict(api):
     assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_conflict"
 
 
+@pytest.fixture(autouse=True)
+async def _fresh_lookup_counts(live_app):
+    """Every test here asks from 127.0.0.1: start each with no tries counted."""
+    redis = live_app.app.ctx.redis
+    for key in await redis.keys("referral:lookup:*"):
+        await redis.delete(key)
+
+
 async def test_citizen_lookup_needs_last_four_digits(api):
     ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
     ok = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
@@ -63,11 +72,46 @@ async def test_citizen_lookup_needs_last_four_digits(api):
 async def test_repeated_wrong_digits_are_rate_limited(api):
     ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
     codes = [(await api.get(f"/api/referrals/{ref}", params={"phone_last4": f"{i:04d}"})).status_code
-             for i in range(12)]
-    assert codes[:10] == [404] * 10 and codes[-1] == 429
-    # even the right digits are refused until the window passes
+             for i in range(7)]
+    assert codes[:5] == [404] * 5 and codes[5:] == [429, 429]
+    # even the right digits are refused to this client until the window passes ...
     right = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})
     assert right.status_code == 429
+    # ... but not to the citizen, asking through the bot (another conversation)
+    other = await api.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"},
+                          headers={"X-Hotline-Citizen": "web:the-citizen"})
+    assert other.status_code == 200
+
+
+async def test_a_burst_of_wrong_guesses_gets_at_most_the_limit_looked_up(api, monkeypatch):
+    from referral import service
+    from referral.api import LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE
+
+    ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
+    looked_up = []
+    lookup = service.get_for_citizen
+
+    async def counting(sf, reference_no, last4):
+        looked_up.append(last4)
+        return await lookup(sf, reference_no, last4)
+
+    monkeypatch.setattr(service, "get_for_citizen", counting)
+    answers = await asyncio.gather(*[
+        api.get(f"/api/referrals/{ref}", params={"phone_last4": f"{i:04d}"},
+                headers={"X-Hotline-Citizen": "web:burst"}) for i in range(2000, 2050)])
+    codes = [a.status_code for a in answers]
+    assert len(looked_up) == codes.count(404) == LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE
+    assert codes.count(429) == 50 - LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE
+
+
+async def test_one_client_cannot_walk_many_tickets(api):
+    from referral.api import LOOKUP_TRIES_PER_CLIENT
+
+    who = {"X-Hotline-Citizen": f"web:walker-{uuid.uuid4().hex[:6]}"}
+    codes = [(await api.get(f"/api/referrals/12349-20261201-{n:04d}", params={"phone_last4": "1234"},
+                            headers=who)).status_code for n in range(LOOKUP_TRIES_PER_CLIENT + 2)]
+    assert codes[:LOOKUP_TRIES_PER_CLIENT] == [404] * LOOKUP_TRIES_PER_CLIENT
+    assert codes[-2:] == [429, 429]
 
 
 async def test_invalid_input_names_the_field(api):
