@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 
 from openfisca_core.parameters import Parameter, ParameterNode
 
@@ -62,7 +62,7 @@ def _at(path: str, parameter: Parameter, instant: str) -> RegionParameter | None
     return None
 
 
-@cache
+@lru_cache(maxsize=256)  # regions x months: as_of is bounded (rules/screen_request.py)
 def region_parameters(code: str, instant: str) -> dict[str, RegionParameter]:
     """The parameters in force at `instant` (YYYY-MM-DD) for region `code`, by path."""
     root = tax_benefit_system().parameters

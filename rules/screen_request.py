@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from rules.region_parameters import earliest_date
 from rules.regions import region_codes
 
 CHINA = ZoneInfo("Asia/Shanghai")
+MAX_AHEAD = timedelta(days=366)  # as_of: screening a date further ahead is refused
 MAX_MEMBERS = 30
 MAX_AMOUNT = 1e9
 AREAS = ("urban", "rural")
@@ -213,6 +214,8 @@ def _as_of(r: _Reader, region: str) -> date:
         day = None
     if day is None:
         raise invalid("as_of", "as_of must be a date, YYYY-MM-DD")
+    if day > datetime.now(CHINA).date() + MAX_AHEAD:
+        raise invalid("as_of", "as_of may be at most a year ahead: rules for later are not known")
     first = earliest_date(region)
     if day.replace(day=1) < first:
         raise invalid("as_of", f"as_of: the rules for region {region} start on {first.isoformat()}; "

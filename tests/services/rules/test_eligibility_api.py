@@ -208,7 +208,7 @@ def _with(path: str, value):
 
 @pytest.mark.parametrize("path,value", [
     ("region", ...), ("region", 320200), ("area", "city"), ("as_of", "22/11/2026"),
-    ("as_of", "2019-01-01"), ("household", ...), ("household", "a family"),
+    ("as_of", "2019-01-01"), ("as_of", "9999-12-31"), ("as_of", "2030-01-01"), ("household", ...), ("household", "a family"),
     ("household.members", []), ("household.members", "two people"),
     ("household.members", [{"age": 30}] * 31),
     ("household.members[0].age", -1), ("household.members[0].age", "forty"),
@@ -236,3 +236,28 @@ async def test_not_a_number_is_422(api):
            b'"monthly_income": NaN}}')
     r = await api.post("/api/eligibility/screen", content=raw)
     assert r.status_code == 422 and r.json()["error"]["field"] == "household.monthly_income"
+
+
+async def test_the_screen_runs_off_the_event_loop(api, live_app, monkeypatch):
+    """OpenFisca is CPU work: it runs in the rules' own thread, so the loop keeps serving."""
+    import threading
+
+    from rules import api as rules_api
+
+    threads = []
+    real = rules_api.screen
+
+    def recording(data):
+        threads.append(threading.current_thread())
+        return real(data)
+
+    monkeypatch.setattr(rules_api, "screen", recording)
+    await screen(api, body(monthly_income=600))
+    assert threads and threads[0] is not threading.main_thread()
+    assert threads[0].name.startswith("rules")
+
+
+def test_the_parameter_cache_is_bounded():
+    from rules.region_parameters import region_parameters
+
+    assert region_parameters.cache_info().maxsize is not None
