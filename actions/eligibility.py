@@ -29,6 +29,9 @@ _CLAUSE_SPLIT = re.compile(r"[，,。；;、！!？?\s]+|(?=存款|积蓄|存了
 _ASSET_WORDS = re.compile(r"(存款|积蓄|存了|存折|理财|资产|现金|银行|存着|余额|存的钱)")
 _INCOME_WORDS = re.compile(r"(收入|挣|工资|退休金|养老金|赚|打工|补贴|低保金|月入"
                            r"|每月|一个月|每个月|进账|一年)")
+# Money spent or owed is neither income nor savings (一年看病花了二十多万, 欠了三万).
+_EXPENSE_WORDS = re.compile(r"(花了|花掉|花费|花销|开销|支出|医药费|药费|治疗费|住院费|手术费|学费|欠了|欠债"
+                            r"|借了|还贷|房贷|要交|交不起)")
 _DONT_KNOW = re.compile(r"(不知道|不清楚|不晓得|晓不得|说不好|记不清|搞不清|没算过|不确定|说不上来)")
 _NO_SUPPORTER = re.compile(r"(没儿没女|无儿无女|孤寡|子女都不管|儿女都不管|没有子女|没有亲人|孤老)")
 _CAN_WORK_NO = re.compile(r"(干不了|干不动|不能干|做不了|不能|瘫|残疾|有病|病了|老了"
@@ -58,7 +61,7 @@ def read_answer(text: str, intent: Optional[str], entities: List[dict],
 
     for clause in filter(None, _CLAUSE_SPLIT.split(text)):
         quantity = parsing.parse_money(clause)
-        if quantity is None:
+        if quantity is None or _EXPENSE_WORDS.search(clause):
             continue
         if _ASSET_WORDS.search(clause):
             slot = "financial_assets"

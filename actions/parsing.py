@@ -23,6 +23,8 @@ _NUMBER = re.compile(
     rf"|几[十百千万][{_CN_DIGITS}]*)"
 )
 _APPROX_AFTER = re.compile(r"^\s*(多|来|出头|左右|上下|把|几)")
+# The unit after the approximation belongs to the number: 二十多万 is 20 万 and more, 三千来块.
+_APPROX_UNIT = re.compile(r"^\s*(?:多|来|几)\s*([千万])")
 _APPROX_BEFORE = re.compile(r"(大概|大约|差不多|约|将近|不到|估计)\s*$")
 # Words right after a number that say it is not money: 一个月, 三口人, 67岁, 两个孩子 …
 _NOT_MONEY_AFTER = re.compile(r"^\s*(?:多|来)?\s*(个|口|岁|周岁|了|年|天|次|号|级|套|亩|辆|间|位|趟|回"
@@ -95,6 +97,9 @@ def numbers(text: str) -> list[tuple[float, str, str, bool]]:
         if value is None:
             continue
         before, after = text[: m.start()], text[m.end():]
+        unit = _APPROX_UNIT.match(after)
+        if unit and not m.group(0).endswith(unit.group(1)):
+            value *= _UNIT[unit.group(1)]
         approx = middle is not None or "几" in m.group(0) or bool(
             _APPROX_AFTER.match(after) or _APPROX_BEFORE.search(before))
         found.append((value, before, after, approx))

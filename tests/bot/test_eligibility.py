@@ -35,6 +35,13 @@ def test_one_message_can_answer_several_questions():
     assert got["monthly_income"] == Quantity(2500.0) and got["financial_assets"] == Quantity(20000.0)
 
 
+def test_money_spent_is_neither_income_nor_savings():
+    said = "我家收入不算低 可是孩子白血病一年花了二十多万 听说有个支出型困难 能申请吗"
+    assert read_answer(said, "check_eligibility", [], None) == {}
+    got = read_answer("一个月收入两千 看病每月要花一千多", "inform", [], "monthly_income")
+    assert got == {"monthly_income": Quantity(2000.0)}
+
+
 def test_bare_answers_go_to_the_question_asked():
     assert read_answer("4", "inform", [], "household_size") == {"household_size": 4}
     assert read_answer("两千五", "inform", [], "monthly_income") == {"monthly_income": Quantity(2500.0)}
