@@ -92,7 +92,7 @@ def _duration(seconds: int) -> str:
 
 def _calendar_warning(viewer) -> str | None:
     """For supervisors and admins: the calendar does not confirm the next 90 days."""
-    if viewer is None or not viewer.sees_all:
+    if viewer is None or viewer.role not in ("supervisor", "admin"):
         return None
     today = utcnow().astimezone(CHINA).date()
     cov = calendar().coverage(today)
@@ -291,6 +291,8 @@ async def queue(request: Request):
     viewer = request.ctx.viewer
     if viewer.role == "agent":  # agents work the desk; tickets reach them there
         return redirect("/console/desk")
+    if viewer.role == "admin":  # accounts, not tickets
+        return redirect("/console/users")
     f = QueueFilters.parse(request, viewer.sees_all)
     rows, total = await service.list_tickets(
         request.app.ctx.sessions, viewer, department=f.department, status=f.status,

@@ -4,7 +4,8 @@
   are set (a 乡镇/街道 office sees its own street's tickets; units are directory codes, so a
   ticket the bot filed for "平桥" reaches the clerks of 平桥乡人民政府);
 - supervisor: every department (watch backlog and breaches), may transfer and reassign;
-- admin: manages users; sees every department like a supervisor;
+- admin: manages accounts and the unit directory, and sees no ticket or conversation (least
+  privilege: seeing citizens' data needs a department or the supervisor role);
 - agent (12349 坐席): the agents' desk (conversations); tickets only as the desk shows them
   (a conversation's own, masked). A staff account may be given the desk too (`desk`).
 """
@@ -26,7 +27,7 @@ class Viewer:
 
     @property
     def sees_all(self) -> bool:
-        return self.role in ("supervisor", "admin")
+        return self.role == "supervisor"
 
     @property
     def on_desk(self) -> bool:

@@ -47,14 +47,14 @@ async def set_due(sessions, ref: str, **deadlines) -> None:
         await s.execute(update(Ticket).where(Ticket.reference_no == ref).values(**deadlines))
 
 
-async def log_in(page, username: str) -> None:
+async def log_in(page, username: str, lands_on: str = "/console/queue") -> None:
     await page.goto("/console/queue")
     await expect(page).to_have_url(re.compile(r"/console/login\?next="))
     await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
     await page.get_by_label("用户名").fill(username)
     await page.get_by_label("密码").fill(PASSWORD)
     await page.get_by_role("button", name="登录").click()
-    await expect(page).to_have_url(re.compile(r"/console/queue$"))
+    await expect(page).to_have_url(re.compile(re.escape(lands_on) + "$"))
 
 
 async def test_clerk_claims_notes_and_resolves(page, api, make_user, sessions):
@@ -135,7 +135,7 @@ async def test_supervisor_sees_the_backlog_chart(page, api, make_user, sessions)
 async def test_admin_creates_a_clerk_on_the_users_page(page, make_user):
     await page.goto("/console/login")
     await page.screenshot(path="/tmp/console-login.png")
-    await log_in(page, await make_user("admin"))
+    await log_in(page, await make_user("admin"), lands_on="/console/users")  # accounts, not tickets
     await page.get_by_role("link", name="用户管理").click()
     username = f"pq_{uuid.uuid4().hex[:6]}"
     form = page.locator("#create-user")
