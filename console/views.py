@@ -7,7 +7,9 @@ personal data only; the detail page shows it in full and the service audits each
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 import re
 import secrets
 import sys
@@ -138,9 +140,21 @@ async def _seed_demo_users(app, _loop=None):
         return
     created = await users.seed_demo_users(app.ctx.sessions)
     if created:
-        lines = "\n".join(f"  {u:<24} {r:<11} {p}" for u, r, p in created)
-        print(f"Demo console users (shown once; change them before real use):\n{lines}",
-              file=sys.stderr, flush=True)
+        # Passwords go to a file only this account can read, never to the logs or the terminal.
+        path = app.ctx.settings.var_dir / "demo-users.txt"
+        lines = "".join(f"{u:<24} {r:<11} {p}\n" for u, r, p in created)
+        await asyncio.to_thread(_write_private, path, lines)
+        print(f"Demo console users created: their passwords are in {path} (readable by this "
+              "account only; change them and delete the file before real use)", file=sys.stderr,
+              flush=True)
+
+
+def _write_private(path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
 
 
 # --- login ---------------------------------------------------------------------------------------

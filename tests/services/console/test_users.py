@@ -155,11 +155,19 @@ def test_cli_creates_a_user_with_the_password_from_stdin(settings, monkeypatch, 
     assert "password" in capsys.readouterr().err
 
 
-async def test_demo_seed_runs_at_start_when_asked(empty_db, capsys):
-    app = SimpleNamespace(ctx=SimpleNamespace(settings=SimpleNamespace(seed_demo_users=True),
-                                              sessions=empty_db))
+async def test_demo_seed_runs_at_start_when_asked(empty_db, capsys, tmp_path):
+    app = SimpleNamespace(ctx=SimpleNamespace(
+        settings=SimpleNamespace(seed_demo_users=True, var_dir=tmp_path), sessions=empty_db))
     await views._seed_demo_users(app)
     printed = capsys.readouterr().err
-    assert "Demo console users" in printed and "clerk_civil_affairs" in printed
+    saved = tmp_path / "demo-users.txt"
+    assert "Demo console users" in printed and str(saved) in printed
+    assert saved.stat().st_mode & 0o777 == 0o600  # this account only
+    rows = [line.split() for line in saved.read_text().splitlines()]
+    assert "clerk_civil_affairs" in {r[0] for r in rows}
+    for _, _, password in rows:
+        assert password not in printed  # never on the terminal or in a log
+    username, _, password = rows[0]
+    assert (await users.authenticate(empty_db, username, password)).username == username
     await views._seed_demo_users(app)
-    assert capsys.readouterr().err == ""  # passwords are printed once only
+    assert capsys.readouterr().err == ""  # created once only
