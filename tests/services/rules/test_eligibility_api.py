@@ -208,7 +208,8 @@ def _with(path: str, value):
 
 @pytest.mark.parametrize("path,value", [
     ("region", ...), ("region", 320200), ("area", "city"), ("as_of", "22/11/2026"),
-    ("as_of", "2019-01-01"), ("as_of", "9999-12-31"), ("as_of", "2030-01-01"), ("household", ...), ("household", "a family"),
+    ("as_of", "2019-01-01"), ("as_of", "9999-12-31"), ("as_of", "2030-01-01"),
+    ("household", ...), ("household", "a family"),
     ("household.members", []), ("household.members", "two people"),
     ("household.members", [{"age": 30}] * 31),
     ("household.members[0].age", -1), ("household.members[0].age", "forty"),
