@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_json and args.command != "stack")
+    problems = settings.production_problems() if args.command in ("serve", "worker", "stack") else []
+    if problems:
+        print("HOTLINE_ENV=production, and these settings are not safe for it:\n  "
+              + "\n  ".join(problems), file=sys.stderr)
+        return 2
 
     if args.command == "serve":
         from hotline.app import create_app

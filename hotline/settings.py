@@ -138,6 +138,7 @@ class Settings:
     var_dir: Path
     cookie_secure: bool = False
     seed_demo_users: bool = False
+    environment: str = "development"  # HOTLINE_ENV; "production" refuses insecure settings
     # The bot runtime's servers (bot/servers.py): where they listen and the tokens they require.
     bot_interface: str = "127.0.0.1"
     # Behind a reverse proxy: how many proxies append to X-Forwarded-For (or the header one sets
@@ -189,6 +190,7 @@ class Settings:
             var_dir=var_dir,
             cookie_secure=env.get("COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
             seed_demo_users=env.get("HOTLINE_SEED_DEMO_USERS", "") == "1",
+            environment=env.get("HOTLINE_ENV", "development").strip().lower(),
             bot_interface=env.get("BOT_INTERFACE", "127.0.0.1"),
             proxies_count=int(env.get("PROXIES_COUNT", "0")),
             services_api_token=env.get("SERVICES_API_TOKEN") or None,
@@ -200,6 +202,26 @@ class Settings:
             delivery_max_attempts=int(env.get("DELIVERY_MAX_ATTEMPTS", "8")),
             desk_claim_timeout_min=float(env.get("DESK_CLAIM_TIMEOUT_MIN", "15")),
         )
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unfit for HOTLINE_ENV=production (empty when fit)."""
+        if self.environment != "production":
+            return []
+        checks = [
+            (self.uses_real_servers, "DATABASE_URL must be a PostgreSQL URL (not the embedded SQLite)"),
+            (not self.uses_real_servers or bool(urlsplit(self.database_url).password),
+             "DATABASE_URL must carry a password"),
+            (self.redis_url is not None, "REDIS_URL must be set (not the in-process fakeredis)"),
+            (self.redis_url is None or bool(urlsplit(self.redis_url).password),
+             "REDIS_URL must carry a password (redis://:PASSWORD@host:6379/0)"),
+            (self.cookie_secure, "COOKIE_SECURE must be true (the console over HTTPS)"),
+            (self.services_api_token is not None and len(self.services_api_token) >= 16,
+             "SERVICES_API_TOKEN must be set (16 characters or more)"),
+            (self.rasa_token is not None and len(self.rasa_token) >= 16,
+             "RASA_AUTH_TOKEN must be set (16 characters or more)"),
+            (not self.seed_demo_users, "HOTLINE_SEED_DEMO_USERS must be off"),
+        ]
+        return [problem for ok, problem in checks if not ok]
 
     def database_parts(self) -> dict[str, str]:
         """Host/port/name/user/password of a PostgreSQL URL, for Rasa's SQL tracker store."""

@@ -37,3 +37,15 @@ def test_images_put_the_venvs_where_the_commands_expect_them():
     services = (ROOT / "docker" / "Dockerfile.services").read_text()
     assert "python -m venv .venv-bot" in bot and "WORKDIR /app" in bot
     assert "python -m venv .venv" in services and "WORKDIR /app" in services
+
+
+def test_compose_keeps_no_secret_and_runs_as_production():
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in compose.items():
+        for key, value in (service.get("environment") or {}).items():
+            if any(word in key for word in ("PASSWORD", "TOKEN", "SECRET")):
+                assert str(value).startswith("${"), (name, key)  # from docker/.env only
+    services = compose["services"]["environment"]
+    assert services["HOTLINE_ENV"] == "production" and services["COOKIE_SECURE"] == "true"
+    assert "${POSTGRES_PASSWORD" in services["DATABASE_URL"] and "${REDIS_PASSWORD" in services["REDIS_URL"]
+    assert "requirepass" in " ".join(compose["redis"]["command"])
