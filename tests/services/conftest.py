@@ -139,3 +139,17 @@ async def rasa_client(settings, rasa):
     async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
         yield client
     await shutdown(server)
+
+
+def count_calls(monkeypatch, owner, name: str) -> list[tuple]:
+    """Replace the coroutine function `owner.name` by one that records each call's arguments
+    and then runs the real one; returns the list of calls."""
+    calls: list[tuple] = []
+    real = getattr(owner, name)
+
+    async def counting(*args, **kwargs):
+        calls.append(args)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

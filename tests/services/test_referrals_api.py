@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral.models import Ticket
+from tests.services.conftest import count_calls
 
 
 def referral(**over):
@@ -88,14 +89,7 @@ async def test_a_burst_of_wrong_guesses_gets_at_most_the_limit_looked_up(api, mo
     from referral.api import LOOKUP_TRIES_PER_CLIENT_AND_REFERENCE
 
     ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
-    looked_up = []
-    lookup = service.get_for_citizen
-
-    async def counting(sf, reference_no, last4):
-        looked_up.append(last4)
-        return await lookup(sf, reference_no, last4)
-
-    monkeypatch.setattr(service, "get_for_citizen", counting)
+    looked_up = count_calls(monkeypatch, service, "get_for_citizen")
     answers = await asyncio.gather(*[
         api.get(f"/api/referrals/{ref}", params={"phone_last4": f"{i:04d}"},
                 headers={"X-Hotline-Citizen": "web:burst"}) for i in range(2000, 2050)])

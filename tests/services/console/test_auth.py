@@ -11,7 +11,7 @@ from console import auth, users
 from console.models import StaffUser
 from hotline.db import utcnow
 from referral.models import AuditEntry
-from tests.services.conftest import serve, shutdown
+from tests.services.conftest import count_calls, serve, shutdown
 from tests.services.console.conftest import PASSWORD, form_login, new_ticket
 
 LOGIN_ERROR = re.compile(r'role="alert">([^<]*)<')
@@ -102,14 +102,7 @@ async def test_a_burst_of_parallel_guesses_gets_five_checked(live_app, make_user
 async def test_a_burst_from_one_address_is_cut_at_the_limit(live_app, make_user, monkeypatch):
     """The per-address limit counts each try before the password is checked: of 50 parallel
     tries from one address, no more than the limit reach an account."""
-    reached = []
-    authenticate = users.authenticate
-
-    async def counting(sf, username, password):
-        reached.append(username)
-        return await authenticate(sf, username, password)
-
-    monkeypatch.setattr(users, "authenticate", counting)
+    reached = count_calls(monkeypatch, users, "authenticate")
     names = [await make_user() for _ in range(10)]  # spread, so no account lock stops them first
     async with httpx.AsyncClient(base_url=live_app.url, timeout=60) as c:
         answers = await asyncio.gather(*[
