@@ -11,7 +11,6 @@ import asyncio
 import math
 import os
 import re
-import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,26 +42,6 @@ _UNIT_SEP = re.compile(r"[\n,，、;；]+")
 @cache
 def labels() -> dict:
     return yaml.safe_load(Path(__file__).with_name("labels.yml").read_text(encoding="utf-8"))
-
-
-# --- every console response ----------------------------------------------------------------------
-
-@bp.on_request
-async def _nonce(request: Request):
-    request.ctx.csp_nonce = secrets.token_urlsafe(16)
-
-
-@bp.on_response
-async def _security_headers(request: Request, response: HTTPResponse):
-    nonce = getattr(request.ctx, "csp_nonce", "")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")  # pages carry personal data
 
 
 @bp.exception(ApiError)

@@ -10,7 +10,7 @@ from sanic import Sanic
 
 from channels import rasa_client
 from channels import runtime as channels_runtime
-from hotline import errors
+from hotline import errors, headers
 from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         await app_.ctx.rasa_http.aclose()
         await app_.ctx.redis.aclose()
         await app_.ctx.engine.dispose()
+
+    headers.install(app, settings.cookie_secure)
 
     from channels.sms import bp as sms_bp
     from channels.voice import bp as voice_bp
