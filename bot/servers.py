@@ -37,11 +37,15 @@ def token_matches(given: str | None, token: str) -> bool:
     return hmac.compare_digest((given or "").encode(), token.encode())
 
 
+def rasa_argv(token: str, argv: list[str]) -> list[str]:
+    # `--auth-token=…` in one piece: a token may begin with "-", which argparse would otherwise
+    # take for an option (token_urlsafe makes one in 64 so).
+    return ["rasa", "run", "--enable-api", "--interface", interface(), f"--auth-token={token}", *argv]
+
+
 def run_rasa(argv: list[str]) -> None:
     """`rasa run` itself, given the interface and the token (not on our own command line)."""
-    token = required_token("RASA_AUTH_TOKEN")
-    sys.argv = ["rasa", "run", "--enable-api", "--interface", interface(), "--auth-token", token,
-                *argv]
+    sys.argv = rasa_argv(required_token("RASA_AUTH_TOKEN"), argv)
     from rasa.__main__ import main
 
     main()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.servers import required_token, token_matches
+from bot.servers import rasa_argv, required_token, token_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-actions-token-0123456789"
@@ -109,3 +109,15 @@ async def test_the_actions_send_the_service_token_when_one_is_set(services, monk
     monkeypatch.setenv("SERVICES_API_TOKEN", "service-token-0123456789")
     await services_client.request("POST", "/api/eligibility/screen", json={})
     assert services.authorization == "Bearer service-token-0123456789"
+
+
+def test_a_token_that_begins_with_a_dash_reaches_rasa_whole():
+    """token_urlsafe begins one token in 64 with "-": Rasa's own parser must still read it."""
+    from rasa.cli.arguments.run import set_run_arguments
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    set_run_arguments(parser)
+    token = "-Xy_" + "a" * 40
+    args = parser.parse_args(rasa_argv(token, ["--port", "5005", "--model", "models"])[2:])
+    assert args.auth_token == token and args.port == 5005 and args.enable_api
