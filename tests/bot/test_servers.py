@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.servers import rasa_argv, required_token, token_matches
+from tests.ports import listening_on
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-actions-token-0123456789"
@@ -33,14 +34,6 @@ def status(url: str) -> int:
         return exc.code
 
 
-def listening_on(port: int) -> set[str]:
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        address, hex_port = fields[1].split(":")
-        if fields[3] == "0A" and int(hex_port, 16) == port:
-            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
-    return found
 
 
 @pytest.fixture(scope="module")

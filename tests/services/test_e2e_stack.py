@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.ports import listening_on
 from tests.services import stack_fixture
 from tests.services.stack_fixture import create_clerk, port_open, say
 
@@ -50,17 +51,6 @@ async def test_help_request_end_to_end(stack):
             if sees:
                 assert "138****1234" in queue.text and "平桥乡人民政府" in queue.text
                 assert "13800001234" not in queue.text
-
-
-def listening_on(port: int) -> set[str]:
-    """The IPv4 addresses a local port listens on (/proc/net/tcp, state 0A = LISTEN)."""
-    found = set()
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, hex_port = local.split(":")
-        if state == "0A" and int(hex_port, 16) == port:
-            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
-    return found
 
 
 async def test_the_bot_servers_answer_only_the_gateway(stack):
