@@ -19,6 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.offers import read_in_context
 from actions.regions import normalise_region, region_name
 from actions.vocabulary import program_name, vocabulary
+from hotline.privacy import mask_phone
+from hotline.privacy import mask_text as mask  # one masker for both runtimes (masking.yml)
 
 REPLY = {"crisis": "utter_crisis", "emergency": "utter_emergency_handoff",
          "request_human": "utter_human_soon", "complaint": "utter_complaint_handoff",
@@ -29,19 +31,6 @@ REASON_BY_INTENT = {"crisis": "crisis", "complain": "complaint", "request_human"
 FALLBACKS_BEFORE_HANDOFF = 2
 SUMMARY_MESSAGES = 3
 SUMMARY_MESSAGE_CHARS = 60
-
-
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{4})\d{10}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
-
-
-def mask_phone(phone: Optional[str]) -> Optional[str]:
-    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 7 else phone
-
-
-def mask(text: str) -> str:
-    """Phone and ID numbers in what the citizen wrote, masked as everywhere else (138****1234)."""
-    return _MOBILE.sub(r"\1****\2", _ID_NUMBER.sub(r"\1**********\2", text))
 
 
 def summary(tracker: Tracker, reason: str) -> str:

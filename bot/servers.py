@@ -18,6 +18,8 @@ import hmac
 import os
 import sys
 
+from hotline.privacy import mask_log_records
+
 OPEN_PATHS = {"rasa": ("/", "/version"), "actions": ("/health",)}
 
 
@@ -45,6 +47,7 @@ def rasa_argv(token: str, argv: list[str]) -> list[str]:
 
 def run_rasa(argv: list[str]) -> None:
     """`rasa run` itself, given the interface and the token (not on our own command line)."""
+    mask_log_records()  # trackers, SQL errors of the tracker store: no number in full
     sys.argv = rasa_argv(required_token("RASA_AUTH_TOKEN"), argv)
     from rasa.__main__ import main
 
@@ -58,6 +61,7 @@ def run_actions(argv: list[str]) -> None:
     from sanic import response
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    mask_log_records()
     port = int(argv[argv.index("--port") + 1])
     token = required_token("ACTIONS_TOKEN")
     app = create_app("actions", cors_origins=None)

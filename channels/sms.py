@@ -25,6 +25,7 @@ from channels.models import Conversation, Message, SmsOptOut
 from channels.outbound import Outcome
 from channels.phones import e164, known_to_bot, phone_of
 from channels.webhooks import need
+from hotline.auth import provider
 from hotline.db import upsert_insert, utcnow
 from hotline.errors import ApiError
 
@@ -113,6 +114,7 @@ def _twiml(replies: list[dict]) -> response.HTTPResponse:
 
 
 @bp.post("/channels/sms/twilio")
+@provider
 async def inbound(request: Request):
     ctx = request.app.ctx
     settings = ctx.settings.channels
@@ -145,6 +147,7 @@ async def inbound(request: Request):
 
 
 @bp.post("/channels/sms/twilio/status")
+@provider
 async def status(request: Request):
     """Twilio's delivery report of a message we sent: recorded on the message."""
     ctx = request.app.ctx

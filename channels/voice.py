@@ -28,6 +28,7 @@ from channels.models import WITH_A_PERSON, Conversation, Message
 from channels.outbound import Outcome
 from channels.phones import e164, known_to_bot
 from channels.webhooks import need
+from hotline.auth import provider
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.privacy import mask_text
@@ -71,6 +72,7 @@ def _caller(form) -> str:
 
 
 @bp.post(BASE)
+@provider
 async def incoming_call(request: Request):
     settings, form = _form(request)
     need(form, "CallSid")
@@ -153,6 +155,7 @@ async def _last_said(sf, caller: str) -> str:
 
 
 @bp.post(f"{BASE}/gather")
+@provider
 async def gathered(request: Request):
     settings, form = _form(request)
     ctx = request.app.ctx
@@ -191,6 +194,7 @@ async def gathered(request: Request):
 
 
 @bp.post(f"{BASE}/wait")
+@provider
 async def wait(request: Request):
     """Twilio is back after a hold phrase: the bot's answer, if it has come."""
     settings, form = _form(request)
@@ -218,6 +222,7 @@ async def wait(request: Request):
 
 
 @bp.post(f"{BASE}/queue-wait")
+@provider
 async def queue_wait(request: Request):
     """What a caller in the agents' queue hears (Twilio asks again when it ends)."""
     settings, _ = _form(request)

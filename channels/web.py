@@ -14,6 +14,7 @@ from channels import events
 from channels.gateway import Incoming
 from channels.models import Conversation, Message
 from channels.outbound import Outcome
+from hotline.auth import public
 from hotline.db import utcnow
 from hotline.errors import invalid, read_json
 from hotline.templating import render
@@ -38,6 +39,7 @@ def _field(data: dict, name: str, limit: int, required: bool = True) -> str | No
 
 
 @bp.post("/channels/web/messages")
+@public(limit="chat")
 async def post_message(request: Request):
     data = await read_json(request)
     sender = _field(data, "sender", 128)
@@ -57,6 +59,7 @@ async def post_message(request: Request):
 
 
 @bp.get("/channels/web/messages")
+@public(limit="read")
 async def new_messages(request: Request):
     """Messages sent to this page after `after` (a message id), marked delivered once read.
     With `wait=1` the request waits (up to LONG_POLL_S) until there is one: a person's reply
@@ -122,5 +125,6 @@ async def send(conv: Conversation, msg: Message) -> Outcome:
 
 
 @bp.get("/chat")
+@public(limit="read")
 async def chat_page(request: Request):
     return await render(request, "chat.html")

@@ -40,6 +40,7 @@ from channels.gateway import Incoming
 from channels.models import Conversation, Message
 from channels.outbound import Outcome
 from channels.webhooks import body_guard
+from hotline.auth import provider
 from hotline.db import utcnow
 from hotline.errors import ApiError
 
@@ -215,6 +216,7 @@ def _enabled(request: Request):
 
 
 @bp.get("/channels/wechat")
+@provider
 async def verify_url(request: Request):
     """WeChat's server-URL check when the operator saves the URL: echo echostr if it is us."""
     settings = _enabled(request)
@@ -277,6 +279,7 @@ def _incoming(message) -> Incoming | None:
 
 
 @bp.post("/channels/wechat")
+@provider
 async def inbound(request: Request):
     settings = _enabled(request)
     body_guard(request, settings.max_body_bytes)

@@ -14,14 +14,12 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
-from functools import wraps
-from urllib.parse import quote
 
-from sanic import HTTPResponse, Request, redirect
+from sanic import HTTPResponse, Request
 
 from console import users
 from console.models import StaffUser
+from hotline.auth import LOGIN_PATH
 from hotline.callers import client_ip
 from hotline.errors import ApiError
 from referral.access import Viewer
@@ -32,7 +30,6 @@ SESSION_TTL_S = 8 * 3600
 LOGIN_FAILURES_PER_IP = 20
 LOGIN_FAILURE_WINDOW_S = 15 * 60
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LOGIN_PATH = "/console/login"
 
 
 def _session_key(token: str) -> str:
@@ -168,7 +165,8 @@ async def current_viewer(request: Request) -> Viewer:
 
     Raises ApiError 401 (no or expired session, account deactivated, password reset) or 403 (a
     state-changing request without the session's CSRF token). Also sets request.ctx.viewer,
-    request.ctx.user and request.ctx.csrf_token. Used by the console pages and /api/tickets.
+    request.ctx.user and request.ctx.csrf_token. The services app's access middleware
+    (hotline/auth.py) calls it for every `staff` route; handlers read request.ctx.viewer.
     """
     if getattr(request.ctx, "viewer", None) is not None:
         return request.ctx.viewer
@@ -188,34 +186,6 @@ async def current_viewer(request: Request) -> Viewer:
     request.ctx.user = user
     request.ctx.viewer = users.viewer_of(user)
     return request.ctx.viewer
-
-
-def _is_page(request: Request) -> bool:
-    return request.path.startswith("/console")
-
-
-def login_required(*roles: str) -> Callable:
-    """Decorator for handlers of console pages and of the JSON API. Without a session a page
-    redirects to the login page and the API answers 401 JSON; a role not in `roles` (when
-    given) gets 403."""
-
-    def decorate(handler):
-        @wraps(handler)
-        async def wrapper(request: Request, *args, **kwargs):
-            try:
-                viewer = await current_viewer(request)
-            except ApiError as exc:
-                if exc.status_code == 401 and _is_page(request):
-                    target = request.path + (f"?{request.query_string}" if request.query_string else "")
-                    return redirect(f"{LOGIN_PATH}?next={quote(target, safe='')}")
-                raise
-            if roles and viewer.role not in roles:
-                raise ApiError(403, "forbidden", "your role may not use this")
-            return await handler(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def safe_next(target: str | None) -> str:

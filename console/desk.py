@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from functools import wraps
 
 from sanic import Request, redirect
 from sanic import json as json_response
@@ -21,8 +20,8 @@ from channels import desk, events
 from channels.phones import national
 from channels.rasa_client import tracker_slots
 from console import auth
-from console.auth import login_required
 from console.views import _render, bp, labels
+from hotline.auth import staff
 from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
@@ -34,17 +33,6 @@ from rules.regions import regions
 # The console's own blueprint: its login, CSP nonce, security headers and error pages apply.
 STREAM_BLOCK_MS = 5000
 STREAM_SPAN_S = 45  # then the stream ends and the page reconnects with Last-Event-ID
-
-
-def desk_required(handler):
-    """Signed in, and a person of the desk (agent, supervisor, a clerk given the desk)."""
-    @login_required()
-    @wraps(handler)
-    async def wrapper(request: Request, *args, **kwargs):
-        if not request.ctx.viewer.on_desk:
-            raise ApiError(403, "forbidden", "the agents' desk is for hotline agents")
-        return await handler(request, *args, **kwargs)
-    return wrapper
 
 
 def _wants_json(request: Request) -> bool:
@@ -74,7 +62,7 @@ async def _latest_event_id(redis) -> str:
 # --- pages ----------------------------------------------------------------------------------------
 
 @bp.get("/desk", strict_slashes=False)
-@desk_required
+@staff(desk=True)
 async def queue_page(request: Request):
     sf = request.app.ctx.sessions
     q = (request.args.get("q") or "").strip()[:32]
@@ -86,7 +74,7 @@ async def queue_page(request: Request):
 
 
 @bp.get("/desk/queue.json")
-@desk_required
+@staff(desk=True)
 async def queue_json(request: Request):
     sf = request.app.ctx.sessions
     return json_response({"waiting": await desk.waiting(sf),
@@ -123,7 +111,7 @@ def _known_phone(slots: dict, conv: dict) -> str | None:
 
 
 @bp.get("/desk/conversations/<conv_id:int>")
-@login_required()
+@staff()
 async def conversation_page(request: Request, conv_id: int):
     viewer, sf = request.ctx.viewer, request.app.ctx.sessions
     try:
@@ -139,7 +127,7 @@ async def conversation_page(request: Request, conv_id: int):
 
 
 @bp.get("/desk/conversations/<conv_id:int>/messages.json")
-@login_required()
+@staff()
 async def messages_json(request: Request, conv_id: int):
     viewer, sf = request.ctx.viewer, request.app.ctx.sessions
     if not await desk.may_read(sf, viewer, conv_id):
@@ -216,7 +204,7 @@ async def _attach(request: Request, conv_id: int, data: dict) -> dict:
 
 
 @bp.post("/desk/conversations/<conv_id:int>/<action:str>")
-@desk_required
+@staff(desk=True)
 async def conversation_action(request: Request, conv_id: int, action: str):
     data = _args(request)
     here = f"/console/desk/conversations/{conv_id}"
@@ -242,7 +230,7 @@ async def conversation_action(request: Request, conv_id: int, action: str):
 # --- live ----------------------------------------------------------------------------------------
 
 @bp.get("/desk/events")
-@desk_required
+@staff(desk=True)
 async def event_stream(request: Request):
     """Server-Sent Events from the conversations' Redis stream; resumes from Last-Event-ID."""
     redis, viewer = request.app.ctx.redis, request.ctx.viewer
@@ -271,14 +259,14 @@ async def event_stream(request: Request):
 # --- canned replies and the supervisor's view ----------------------------------------------------
 
 @bp.get("/desk/canned")
-@desk_required
+@staff(desk=True)
 async def canned_page(request: Request):
     return await _render(request, "desk_canned.html", nav="desk",
                          canned=await desk.canned(request.app.ctx.sessions))
 
 
 @bp.post("/desk/canned")
-@login_required("supervisor")
+@staff("supervisor")
 async def canned_save(request: Request):
     form, sf, viewer = request.form, request.app.ctx.sessions, request.ctx.viewer
     try:
@@ -294,7 +282,7 @@ async def canned_save(request: Request):
 
 
 @bp.get("/desk/supervisor")
-@login_required("supervisor")
+@staff("supervisor")
 async def supervisor_page(request: Request):
     ctx = request.app.ctx
     return await _render(request, "desk_supervisor.html", nav="desk_supervisor",
@@ -303,7 +291,7 @@ async def supervisor_page(request: Request):
 
 
 @bp.get("/desk/supervisor.json")
-@login_required("supervisor")
+@staff("supervisor")
 async def supervisor_json(request: Request):
     ctx = request.app.ctx
     return json_response(await desk.figures(ctx.sessions, ctx.redis))

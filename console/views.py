@@ -22,14 +22,14 @@ import yaml
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
 
 from console import auth, users
-from console.auth import login_required
 from console.chart import backlog_chart
+from hotline.auth import public, staff
 from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.templating import render
 from referral import domain, service
-from referral.access import can_view
+from referral.access import TICKET_ROLES, can_view
 from referral.models import OPEN_STATUSES
 from referral.workdays import CHINA, add_working_days, calendar
 from rules.regions import regions
@@ -139,12 +139,14 @@ def _write_private(path, text: str) -> None:
 # --- login ---------------------------------------------------------------------------------------
 
 @bp.get("/", strict_slashes=False)
+@public()
 async def home(request: Request):
     return redirect("/console/queue")
 
 
 
 @bp.get("/login")
+@public()
 async def login_form(request: Request):
     return await _login_page(request, next_=request.args.get("next", ""))
 
@@ -159,6 +161,7 @@ async def _login_page(request: Request, next_: str = "", error: str | None = Non
 
 
 @bp.post("/login")
+@public()
 async def login(request: Request):
     """Form login for the browser; a JSON body (username, password) answers with the CSRF
     token an API client sends as X-CSRF-Token."""
@@ -199,7 +202,7 @@ async def login(request: Request):
 
 
 @bp.post("/logout")
-@login_required()
+@staff()
 async def logout(request: Request):
     response = redirect(auth.LOGIN_PATH)
     await auth.end_session(request, response)
@@ -279,7 +282,7 @@ def _with_clock(rows: list[dict]) -> tuple[list[dict], dict]:
 
 
 @bp.get("/queue")
-@login_required()
+@staff()
 async def queue(request: Request):
     viewer = request.ctx.viewer
     if viewer.role == "agent":  # agents work the desk; tickets reach them there
@@ -303,7 +306,7 @@ ACTIONS = service.ACTIONS
 
 
 @bp.get("/tickets/<reference_no:str>")
-@login_required()
+@staff(*TICKET_ROLES)
 async def ticket(request: Request, reference_no: str):
     try:
         t = await service.get_ticket(request.app.ctx.sessions, request.ctx.viewer, reference_no,
@@ -319,7 +322,7 @@ async def ticket(request: Request, reference_no: str):
 
 
 @bp.post("/tickets/<reference_no:str>/<action:str>")
-@login_required()
+@staff(*TICKET_ROLES)
 async def ticket_action(request: Request, reference_no: str, action: str):
     spec = ACTIONS.get(action)
     if spec is None:
@@ -357,7 +360,7 @@ async def ticket_action(request: Request, reference_no: str, action: str):
 # --- dashboard -----------------------------------------------------------------------------------
 
 @bp.get("/dashboard")
-@login_required()
+@staff(*TICKET_ROLES)
 async def dashboard(request: Request):
     rows = await service.dashboard(request.app.ctx.sessions, request.ctx.viewer)
     totals = {k: sum(r[k] for r in rows) for k in ("open", "breached", "approaching")}
@@ -378,7 +381,7 @@ def _audit_account(request: Request, event: str, username: str, **detail) -> Non
 
 
 @bp.get("/users")
-@login_required("admin")
+@staff("admin")
 async def users_page(request: Request):
     return await _render(request, "users.html", accounts=await users.list_users(request.app.ctx.sessions),
                          is_locked=users.is_locked, min_password=users.MIN_PASSWORD_LENGTH,
@@ -386,7 +389,7 @@ async def users_page(request: Request):
 
 
 @bp.post("/users")
-@login_required("admin")
+@staff("admin")
 async def create_user(request: Request):
     form = request.form
     try:
@@ -405,7 +408,7 @@ async def create_user(request: Request):
 
 
 @bp.get("/users/<user_id:int>")
-@login_required("admin")
+@staff("admin")
 async def user_page(request: Request, user_id: int):
     account = await users.get_user(request.app.ctx.sessions, user_id)
     if account is None:
@@ -415,7 +418,7 @@ async def user_page(request: Request, user_id: int):
 
 
 @bp.post("/users/<user_id:int>/<action:str>")
-@login_required("admin")
+@staff("admin")
 async def user_action(request: Request, user_id: int, action: str):
     sf, form, me = request.app.ctx.sessions, request.form, request.ctx.user
     here, messages = f"/console/users/{user_id}", labels()["messages"]
@@ -452,7 +455,7 @@ _ALIAS_SEP = re.compile(r"[\n,，、;；]+")
 
 
 @bp.get("/units")
-@login_required("admin")
+@staff("admin")
 async def units_page(request: Request):
     region = request.args.get("region", "")
     if region not in regions():
@@ -468,7 +471,7 @@ async def units_page(request: Request):
 
 
 @bp.post("/units/<code:str>")
-@login_required("admin")
+@staff("admin")
 async def edit_unit(request: Request, code: str):
     form = request.form
     back = "/console/units?" + urlencode({"region": form.get("region", ""), "q": form.get("q", "")})

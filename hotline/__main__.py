@@ -1,4 +1,4 @@
-"""CLI: python -m hotline {serve|worker|migrate|stack|create-user}."""
+"""CLI: python -m hotline {serve|worker|migrate|stack|routes|create-user}."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the background worker")
     sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     sub.add_parser("stack", help="start every process (make run)")
+    sub.add_parser("routes", help="print every route and who may call it (the route/role matrix)")
     sub.add_parser("create-user", help="create a staff console account (see --help after it)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -42,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         from hotline.worker import run_forever
 
         asyncio.run(run_forever(settings))
+    elif args.command == "routes":
+        from hotline.app import create_app
+        from hotline.auth import route_matrix
+
+        for row in route_matrix(create_app(settings)):
+            access = row["access"].describe() if row["access"] else "UNDECLARED"
+            print(f"{','.join(row['methods']):<10} {row['path']:<55} {access}")
     elif args.command == "migrate":
         from hotline.migrate import upgrade
 

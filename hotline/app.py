@@ -10,7 +10,7 @@ from sanic import Sanic
 
 from channels import rasa_client
 from channels import runtime as channels_runtime
-from hotline import errors, headers
+from hotline import auth, errors, headers
 from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         await app_.ctx.engine.dispose()
 
     headers.install(app, settings.cookie_secure)
+    from console.auth import current_viewer
+
+    auth.install(app, staff_viewer=current_viewer)  # who may call which route, for every package
 
     from channels.sms import bp as sms_bp
     from channels.voice import bp as voice_bp

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable
-from functools import wraps
 
 from sanic import Request
-
-from hotline.errors import ApiError
 
 
 def client_ip(request: Request) -> str:
@@ -36,20 +32,6 @@ def internal_caller(request: Request) -> bool | None:
             return None
         return hmac.compare_digest(value.strip().encode(), token.encode())
     return True if _loopback(client_ip(request)) else None
-
-
-def internal(handler: Callable) -> Callable:
-    """A route for the platform's own callers (the action server, operators' scripts)."""
-
-    @wraps(handler)
-    async def checked(request: Request, *args, **kwargs):
-        if not internal_caller(request):
-            if request.app.ctx.settings.services_api_token:
-                raise ApiError(401, "unauthorized", "this route needs the service token")
-            raise ApiError(403, "internal_only", "this route answers the platform's own callers only")
-        return await handler(request, *args, **kwargs)
-
-    return checked
 
 
 def citizen_key(request: Request) -> str:

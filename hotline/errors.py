@@ -12,8 +12,9 @@ from sanic.exceptions import SanicException
 class ApiError(SanicException):
     """An error with a stable machine-readable code. `field` names the offending input."""
 
-    def __init__(self, status: int, code: str, message: str, **details: Any):
-        super().__init__(message, status_code=status)
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 **details: Any):
+        super().__init__(message, status_code=status, headers=headers)
         self.code = code
         self.details = details
 
@@ -46,7 +47,8 @@ async def read_json(request: Request) -> dict:
 def register(app) -> None:
     @app.exception(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return json(error_body(exc.code, str(exc), **exc.details), status=exc.status_code)
+        return json(error_body(exc.code, str(exc), **exc.details), status=exc.status_code,
+                    headers=exc.headers)
 
     @app.exception(SanicException)
     async def _sanic_error(request: Request, exc: SanicException):

@@ -1,4 +1,5 @@
-"""GET /healthz (database, Redis, Rasa, worker) and GET /api/openapi.json."""
+"""GET /healthz (database, Redis, Rasa, worker; the details to operators only) and
+GET /api/openapi.json."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import yaml
 from sanic import Blueprint, Request, json
 from sqlalchemy import select, text
 
+from hotline.auth import public
+from hotline.callers import internal_caller
 from hotline.db import utcnow
 from hotline.models import WorkerHeartbeat
 from referral.workdays import CHINA, calendar
@@ -65,15 +68,21 @@ def _openapi() -> dict:
 
 
 @bp.get("/api/openapi.json")
+@public(limit="read")
 async def openapi(request: Request):
     return json(_openapi())
 
 
 @bp.get("/healthz")
+@public(limit="read")
 async def healthz(request: Request):
     app = request.app
     checks = {name: await _check(fn(app)) for name, fn in
               (("database", _database), ("redis", _redis), ("rasa", _rasa), ("worker", _worker))}
     ok = all(c["ok"] for c in checks.values())
-    return json({"status": "ok" if ok else "degraded", **checks, "calendar": _calendar()},
-                status=200 if ok else 503)
+    status = {"status": "ok" if ok else "degraded"}
+    # What fails, versions and backends help an attacker: only operators (the service token,
+    # or loopback with none set) see them; probes need only the status code.
+    if internal_caller(request):
+        status |= {**checks, "calendar": _calendar()}
+    return json(status, status=200 if ok else 503)

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from hotline.privacy import mask_text
+from hotline.privacy import mask_log_records, mask_text
 
 _STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -40,6 +40,7 @@ def configure(level: str = "INFO", json_format: bool = True) -> None:
         if json_format
         else MaskingTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    mask_log_records()  # also what other handlers print (the formatters below mask too)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

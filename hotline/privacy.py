@@ -1,20 +1,32 @@
-"""Masking of personal data (phone and ID numbers) for logs and list views."""
+"""Masking of personal data (phone and ID numbers) for logs and list views: the formats are
+data (masking.yml); this module has no dependency beyond PyYAML and runs in both runtimes."""
 
 from __future__ import annotations
 
+import logging
 import re
+from functools import cache
+from pathlib import Path
 
-# Numbers as the platform accepts them (channels/phones.py strips every non-digit): groups
-# split by a space, a dash or a dot, full-width digits (\d is Unicode) and a +86 / 86 / 0086.
-_SEP = r"[\s.\-\u2010-\u2015\uff0d]?"
-# 18-digit resident IDs (6-8-4, the last may be X) and 15-digit old ones (6-6-3).
-_ID_RES = (re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{8}}){_SEP}(\d{{3}}[\dXx])(?![\dXx])"),
-           re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{6}}){_SEP}(\d{{3}})(?!\d)"))
-# Mainland mobile numbers, optionally with +86 / 86 prefix, and landlines like 0551-1234567.
-_MOBILE_RE = re.compile(
-    rf"(?<!\d)((?:(?:\+|00)?86{_SEP})?1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)")
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
-_LANDLINE_RE = re.compile(rf"(?<!\d)(0\d{{2,3}}{_SEP})(\d{{3,4}}){_SEP}(\d{{4}})(?!\d)")
+import yaml
+
+FORMATS_FILE = Path(__file__).with_name("masking.yml")
+
+
+@cache
+def _formats() -> tuple[dict, tuple[re.Pattern, ...]]:
+    data = yaml.safe_load(FORMATS_FILE.read_text(encoding="utf-8"))
+    width = str.maketrans(data["full_width"]["from"], data["full_width"]["to"])
+    sep = data["separator"]
+    patterns = tuple(re.compile(f["pattern"].replace("{sep}", sep)) for f in data["formats"])
+    for f, pattern in zip(data["formats"], patterns, strict=True):
+        if pattern.groups != 3:
+            raise ValueError(f"{FORMATS_FILE.name}: {f['name']} needs 3 groups (kept, masked, kept)")
+    return width, patterns
+
+
+def _starred(m: re.Match) -> str:
+    return m.group(1) + "*" * len(m.group(2)) + m.group(3)
 
 
 def mask_phone(phone: str | None) -> str:
@@ -39,12 +51,13 @@ def mask_id_number(id_number: str | None) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Mask every phone or ID number found in free text (log lines, message previews)."""
-    text = text.translate(_FULL_WIDTH)
-    for id_re in _ID_RES:
-        text = id_re.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
-    text = _MOBILE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-    return _LANDLINE_RE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    """Mask every phone or ID number found in free text (log lines, message previews), in
+    each format of masking.yml."""
+    width, patterns = _formats()
+    text = text.translate(width)
+    for pattern in patterns:
+        text = pattern.sub(_starred, text)
+    return text
 
 
 def phone_last4(phone: str | None) -> str:
@@ -57,3 +70,24 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * (len(name) - 1)
+
+
+def mask_log_records() -> None:
+    """Every log record of this process, whoever logs it and whichever handler prints it (Rasa
+    and SQLAlchemy install their own), carries its message and traceback masked."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "masking", False):
+        return
+
+    def masked(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            record.msg, record.args = mask_text(record.getMessage()), ()
+        except Exception:  # a record whose arguments do not fit: leave it to the handler
+            return record
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    masked.masking = True
+    logging.setLogRecordFactory(masked)

@@ -152,6 +152,9 @@ class Settings:
     delivery_interval_s: float = 2.0
     delivery_max_attempts: int = 8
     desk_claim_timeout_min: float = 15.0  # of agent hours, before a call-back ticket is filed
+    # Per-client requests a minute on the public routes (hotline/auth.py `public(limit=…)`).
+    rate_limit_chat_per_min: int = 30
+    rate_limit_read_per_min: int = 120
 
     @property
     def embedded(self) -> bool:
@@ -201,6 +204,8 @@ class Settings:
             delivery_interval_s=float(env.get("DELIVERY_INTERVAL_S", "2")),
             delivery_max_attempts=int(env.get("DELIVERY_MAX_ATTEMPTS", "8")),
             desk_claim_timeout_min=float(env.get("DESK_CLAIM_TIMEOUT_MIN", "15")),
+            rate_limit_chat_per_min=int(env.get("RATE_LIMIT_CHAT_PER_MIN", "30")),
+            rate_limit_read_per_min=int(env.get("RATE_LIMIT_READ_PER_MIN", "120")),
         )
 
     def production_problems(self) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ROLES = ("staff", "agent", "supervisor", "admin")
+TICKET_ROLES = ("staff", "supervisor")  # who may open the ticket views at all
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """HTTP entrypoints of the referral service: parse, call one service function, render.
 
-Public: POST /api/referrals, GET /api/referrals/{reference_no}, POST /api/triage.
-Staff (session from the console login): /api/tickets..., /api/dashboard.
+Internal (service token): POST /api/referrals, POST /api/triage. Public: the citizen lookup
+GET /api/referrals/{reference_no}. Staff (console session): /api/tickets..., /api/dashboard.
+Access is declared per route and enforced by hotline/auth.py.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ import re
 
 from sanic import Blueprint, Request, json
 
-from console.auth import current_viewer
-from hotline.callers import citizen_key, client_ip, internal
+from hotline.auth import internal, public, staff
+from hotline.callers import citizen_key, client_ip
 from hotline.errors import ApiError, invalid, not_found, read_json
 from hotline.privacy import mask_id_number
 from referral import domain, service, triage
+from referral.access import TICKET_ROLES
 from rules.regions import region_codes
 
 bp = Blueprint("referral")
 
 _PHONE_RE = re.compile(r"^\+?\d[\d\- ]{5,19}$")
 _ID_RE = re.compile(r"^\d{17}[\dXx]$|^\d{15}$")
-_REF_RE = re.compile(r"^12349-\d{8}-\d{4,}$")
+_REF_RE = re.compile(r"^12349-\d{8}-\d{4,}(?:-\d{3})?$")  # the check part since 2026-12
 _LIMITS = {"citizen.name": 64, "description": 4000, "street": 64, "channel": 16,
            "conversation_id": 128, "citizen.id_number": 18}
 # Wrong tries at the citizen lookup per hour: one client on one ticket, one client on any, and
@@ -96,6 +98,7 @@ async def create(request: Request):
 
 
 @bp.get("/api/referrals/<reference_no:str>")
+@public()  # its own count of wrong tries, below
 async def citizen_lookup(request: Request, reference_no: str):
     """Citizen-facing status. Needs the phone's last 4 digits. Every try is counted before the
     lookup (so a parallel burst cannot pass the limits together) for this client on this
@@ -150,10 +153,6 @@ async def triage_text(request: Request):
 
 # --- staff API (console session) ----------------------------------------------------------------
 
-async def _viewer(request: Request):
-    return await current_viewer(request)  # the console owns login, sessions and CSRF
-
-
 async def _run(call):
     try:
         return await call
@@ -171,8 +170,9 @@ def _bool_arg(request: Request, name: str) -> bool | None:
 
 
 @bp.get("/api/tickets")
+@staff(*TICKET_ROLES)
 async def list_tickets(request: Request):
-    viewer = await _viewer(request)
+    viewer = request.ctx.viewer  # set by the access middleware (hotline/auth.py)
     try:
         limit = int(request.args.get("limit", 50))
         offset = int(request.args.get("offset", 0))
@@ -187,8 +187,9 @@ async def list_tickets(request: Request):
 
 
 @bp.get("/api/tickets/<reference_no:str>")
+@staff(*TICKET_ROLES)
 async def get_ticket(request: Request, reference_no: str):
-    viewer = await _viewer(request)
+    viewer = request.ctx.viewer  # set by the access middleware (hotline/auth.py)
     return json(await _run(service.get_ticket(request.app.ctx.sessions, viewer, reference_no,
                                               ip=client_ip(request))))
 
@@ -196,8 +197,9 @@ async def get_ticket(request: Request, reference_no: str):
 
 
 @bp.post("/api/tickets/<reference_no:str>/<action:str>")
+@staff(*TICKET_ROLES)
 async def change_ticket(request: Request, reference_no: str, action: str):
-    viewer = await _viewer(request)
+    viewer = request.ctx.viewer  # set by the access middleware (hotline/auth.py)
     spec = service.ACTIONS.get(action)
     if spec is None:
         raise not_found("action")
@@ -213,6 +215,7 @@ async def change_ticket(request: Request, reference_no: str, action: str):
 
 
 @bp.get("/api/dashboard")
+@staff(*TICKET_ROLES)
 async def dashboard(request: Request):
     return json({"departments": await service.dashboard(request.app.ctx.sessions,
-                                                        await _viewer(request))})
+                                                        request.ctx.viewer)})

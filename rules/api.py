@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sanic import Blueprint, Request, json
 
-from hotline.callers import internal
+from hotline.auth import internal, public
 from hotline.errors import not_found, read_json
 from rules.assessment import texts
 from rules.eligibility import screen
@@ -36,11 +36,13 @@ async def _stop_rules(app, _loop=None):
 
 
 @bp.get("/api/regions")
+@public(limit="read")
 async def list_regions(request: Request):
     return json([{"code": code, "name": r["name"]} for code, r in regions().items()])
 
 
 @bp.get("/api/regions/<code:str>")
+@public(limit="read")
 async def get_region(request: Request, code: str):
     r = regions().get(code)
     if r is None:

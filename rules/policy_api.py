@@ -31,6 +31,7 @@ from functools import partial
 
 from sanic import Blueprint, Request, json
 
+from hotline.auth import public
 from hotline.errors import invalid, not_found
 from rules import knowledge
 from rules.regions import regions
@@ -50,6 +51,7 @@ def _param(request: Request, name: str) -> str | None:
 
 
 @bp.get("/api/policy")
+@public(limit="read")
 async def get_policy(request: Request):
     program, aspect, region = (_param(request, k) for k in ("program", "aspect", "region"))
     if program is None:

@@ -108,5 +108,25 @@ async def test_second_misunderstanding_in_a_row_hands_over():
 
 
 def test_numbers_the_citizen_typed_are_masked():
-    assert mask("我电话13800001234 身份证110101195001011234") == "我电话138****1234 身份证1101**********1234"
+    assert mask("我电话13800001234 身份证110101195001011234") == "我电话138****1234 身份证110101********1234"
     assert mask("139 0000 5678") == "139****5678"
+
+
+def test_the_bot_runtime_masks_its_log_records_with_the_shared_formats():
+    """bot/servers.py installs the services' masker (hotline/masking.yml) for Rasa and the
+    action server: a library's own handler prints no number in full."""
+    import io
+    import logging
+
+    from hotline.privacy import mask_log_records
+
+    mask_log_records()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    tracker_store = logging.getLogger("rasa.core.tracker_store")
+    tracker_store.addHandler(handler)
+    try:
+        tracker_store.error("could not save %s", "+86 138-1234-5678 / 341503 19500101 123X")
+    finally:
+        tracker_store.removeHandler(handler)
+    assert "+86 138****5678 / 341503********123X" in out.getvalue()

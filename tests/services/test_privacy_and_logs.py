@@ -94,3 +94,32 @@ async def test_database_errors_do_not_carry_the_values(settings):
         raise AssertionError("the statement should have failed")
     finally:
         await engine.dispose()
+
+
+def test_every_log_path_masks_every_format(capsys):
+    """Our handler, a library's own handler (Rasa and SQLAlchemy install theirs), a traceback,
+    `extra` fields: none prints a number in full (the record factory masks every record)."""
+    logs.configure("INFO", json_format=True)
+    ours = io.StringIO()
+    logging.getLogger().handlers[0].stream = ours
+    theirs = io.StringIO()
+    library = logging.getLogger("sqlalchemy.engine.Engine")
+    own_handler = logging.StreamHandler(theirs)
+    own_handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    library.addHandler(own_handler)
+    try:
+        for written in WRITTEN:
+            for name in ("hotline", "sanic.error", "sanic.access", "asyncio", "rasa.core"):
+                logging.getLogger(name).warning("turn from %s", written, extra={"contact": written})
+            try:
+                raise ValueError(f"(asyncpg.UniqueViolation) [parameters: ('{written}',)]")
+            except ValueError:
+                library.exception("statement failed for %s", written)
+                logging.getLogger("hotline").exception("unhandled")
+    finally:
+        library.removeHandler(own_handler)
+    for out in (ours.getvalue(), theirs.getvalue(), capsys.readouterr().err):
+        for written in WRITTEN:
+            assert written not in out and digits_of(written) not in digits_of(out), written
+    assert "UniqueViolation" in theirs.getvalue() and "Traceback" in theirs.getvalue()
+
