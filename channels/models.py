@@ -39,6 +39,7 @@ class Conversation(Base):
         UniqueConstraint("channel", "contact_id"),
         # The agents' waiting queue: pending first by priority, then by waiting time.
         Index("ix_conversations_queue", "status", "priority", "pending_since"),
+        Index("ix_conversations_last_activity", "last_activity_at"),  # retention
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -119,6 +119,27 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long personal data is kept (hotline/retention.py; README "What is kept")."""
+
+    transcript_days: int = 180
+    ticket_days: int = 3 * 365
+    idempotency_days: int = 7
+    audit_days: int = 3 * 365
+    batch: int = 500
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Retention:
+        values = {name: int(env[f"RETENTION_{name.upper()}"])
+                  for name in ("transcript_days", "ticket_days", "idempotency_days", "audit_days")
+                  if env.get(f"RETENTION_{name.upper()}")}
+        for name, days in values.items():
+            if days < 1:
+                raise ValueError(f"RETENTION_{name.upper()} must be 1 or more days")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str | None
@@ -155,6 +176,7 @@ class Settings:
     # Per-client requests a minute on the public routes (hotline/auth.py `public(limit=…)`).
     rate_limit_chat_per_min: int = 30
     rate_limit_read_per_min: int = 120
+    retention: Retention = Retention()
 
     @property
     def embedded(self) -> bool:
@@ -206,6 +228,7 @@ class Settings:
             desk_claim_timeout_min=float(env.get("DESK_CLAIM_TIMEOUT_MIN", "15")),
             rate_limit_chat_per_min=int(env.get("RATE_LIMIT_CHAT_PER_MIN", "30")),
             rate_limit_read_per_min=int(env.get("RATE_LIMIT_READ_PER_MIN", "120")),
+            retention=Retention.from_env(env),
         )
 
     def production_problems(self) -> list[str]:

@@ -1,6 +1,6 @@
 """Background worker: SLA sweeps (approaching, breached, escalations), the delivery of outbound
 messages (retries, referral notices, bot replies that missed their webhook), call-back tickets
-for conversations no agent took, and a heartbeat.
+for conversations no agent took, retention (hourly), and a heartbeat.
 
 Runs as its own process (`python -m hotline worker`); several can run side by side: SLA events
 are recorded once per ticket and clock cycle, and each outbound message is claimed before it is
@@ -19,6 +19,7 @@ import httpx
 from channels import desk, notices, rasa_client
 from channels import runtime as channels_runtime
 from channels.gateway import release_late_replies
+from hotline import retention
 from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory, upsert_insert, utcnow
 from hotline.models import WorkerHeartbeat
@@ -89,6 +90,20 @@ async def sla_loop(sf, settings: Settings, stop: asyncio.Event) -> None:
         await _pause(stop, settings.worker_interval_s)
 
 
+RETENTION_INTERVAL_S = 3600.0
+
+
+async def retention_loop(sf, settings: Settings, stop: asyncio.Event,
+                         interval_s: float = RETENTION_INTERVAL_S) -> None:
+    """Purges and redacts what is past its retention period (hotline/retention.py), hourly."""
+    while not stop.is_set():
+        try:
+            await retention.purge(sf, settings.retention, utcnow())
+        except Exception:
+            log.exception("retention run failed")
+        await _pause(stop, interval_s)
+
+
 async def run_forever(settings: Settings) -> None:
     calendar()  # a bad calendar file stops the worker at start, naming the file
     engine = create_engine(settings.database_url)
@@ -100,7 +115,7 @@ async def run_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    jobs = [sla_loop(ctx.sessions, settings, stop)]
+    jobs = [sla_loop(ctx.sessions, settings, stop), retention_loop(ctx.sessions, settings, stop)]
     if not settings.embedded:
         jobs.append(delivery_loop(ctx, stop))
     log.info("worker started: SLA every %.0f s%s", settings.worker_interval_s,

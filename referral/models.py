@@ -67,6 +67,8 @@ class Ticket(Base):
     # The latest notice to the citizen could not be delivered (the clerk must reach them).
     notice_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Its citizen's personal data was redacted after the retention period (hotline/retention.py).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -129,6 +131,7 @@ class AuditEntry(Base):
     """Every view of a ticket's personal data and every change, with who and from where."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created", "created_at"),)  # retention
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor: Mapped[str] = mapped_column(String(ACTOR_CHARS), index=True)
@@ -193,6 +196,7 @@ class IdempotencyRecord(Base):
     """The first response to an Idempotency-Key, replayed to every retry of that request."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)  # retention
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
