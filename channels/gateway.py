@@ -22,6 +22,7 @@ atomic UPDATE decides, so a reply is never given twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels import events
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 DEDUPE_TTL_S = 24 * 3600  # providers retry within minutes; a day is plenty
 POLL_S = 0.2  # a waiter in another process than the bot's turn looks this often
 LATE_GRACE_S = 0.5
+ANSWER_TTL_S = 24 * 3600  # the bot's answer kept in Redis until it is stored (a failed write)
+RETRY_BASE_S, RETRY_MAX_S = 5.0, 300.0  # the sweep's backoff while the bot stays down
+
+
+def retry_after(attempts: int) -> timedelta:
+    return timedelta(seconds=min(RETRY_BASE_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S))
 
 
 @cache
@@ -385,14 +392,64 @@ class Gateway:
                 return False
             bot_metadata = {**conv.meta, "channel": conv.channel, "conversation_id": conv.id}
             sender = conv.sender_key
-        try:
-            replies = await send_to_rasa(self.http, self.settings.rasa_url, sender, msg.text,
-                                         bot_metadata, self.settings.rasa_timeout_s)
-        except RasaUnavailable as exc:
-            await self._bot_down(conv_id, msg, exc)
-            return False
+        replies = await self._kept_answer(msg.id)
+        if replies is None:
+            try:
+                replies = await send_to_rasa(self.http, self.settings.rasa_url, sender, msg.text,
+                                             bot_metadata, self.settings.rasa_timeout_s)
+            except RasaUnavailable as exc:
+                await self._bot_down(conv_id, msg, exc)
+                return False
+            await self._keep_answer(msg.id, replies)
         await self._record_replies(conv_id, msg, replies)
+        await self._forget_answer(msg.id)
         return True
+
+    # The bot's answer is kept in Redis from the moment Rasa gives it until it is stored: if the
+    # write fails (the database restarting), the next try stores it instead of sending the turn
+    # to Rasa a second time (its tracker would hold the message twice).
+    async def _kept_answer(self, inbound_id: int) -> list[dict] | None:
+        try:
+            raw = await self.redis.get(f"bot:answer:{inbound_id}")
+        except Exception:
+            log.warning("kept answers unreadable: Redis unavailable", exc_info=True)
+            return None
+        return json.loads(raw) if raw else None
+
+    async def _keep_answer(self, inbound_id: int, replies: list[dict]) -> None:
+        try:
+            await self.redis.set(f"bot:answer:{inbound_id}", json.dumps(replies, ensure_ascii=False),
+                                 ex=ANSWER_TTL_S)
+        except Exception:
+            log.warning("answer not kept: Redis unavailable", exc_info=True)
+
+    async def _forget_answer(self, inbound_id: int) -> None:
+        try:
+            await self.redis.delete(f"bot:answer:{inbound_id}")
+        except Exception:  # it expires by itself; a stored turn is never answered twice
+            log.warning("kept answer not removed: Redis unavailable", exc_info=True)
+
+    async def answer_unanswered(self, now: datetime, limit: int = 200) -> int:
+        """The worker's sweep: conversations whose citizen wrote while the bot was down (or a
+        process stopped mid-turn) get their turns again, oldest message first, once each retry
+        is due. The bot's answers then go out through the outbound path. Returns how many
+        conversations it started."""
+        grace = now - timedelta(seconds=self.settings.rasa_timeout_s + 5)  # a live turn's own
+        async with self.sf() as s:
+            due = list(await s.scalars(
+                select(Message.conversation_id).join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.direction == "in", Message.state == "received",
+                       Message.created_at < grace, Conversation.status == "bot",
+                       or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+                .group_by(Message.conversation_id).order_by(func.min(Message.id)).limit(limit)))
+        for conv_id in due:
+            self._ensure_turns(conv_id)
+        return len(due)
+
+    async def settle(self) -> None:
+        """Until every turn loop this process started has finished (the worker's sweep)."""
+        while running := [t for t in self._turns.values() if not t.done()]:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _hold_waiting(self, conv_id: int) -> None:
         """Messages that waited for the bot while a person took over are theirs now."""
@@ -404,28 +461,44 @@ class Gateway:
             self._wake(message_id)
 
     async def _bot_down(self, conv_id: int, msg: Message, exc: Exception) -> None:
-        """The message stays `received` (a retry, or the next message, tries the bot again);
-        the citizen is told it is kept. Words of crisis cannot wait: a person takes over now."""
+        """Every waiting message of the conversation stays `received` (the worker's sweep, a
+        retry or the next message tries the bot again, and the bot answers them in order); the
+        citizen is told once that they are kept, for the messages not told yet. Words of crisis
+        cannot wait: a person takes over now."""
         log.error("bot unavailable for conversation %s: %s", conv_id, exc)
-        t = texts()
+        t, now = texts(), utcnow()
         async with self.sf() as s, s.begin():
-            inbound = await s.get(Message, msg.id)
-            inbound.attempts += 1
-            inbound.detail = f"bot unavailable: {type(exc).__name__}"
+            waiting = list(await s.scalars(select(Message).where(
+                Message.conversation_id == conv_id, Message.direction == "in",
+                Message.state == "received").order_by(Message.id)))
             conv = await s.get(Conversation, conv_id)
-            if crisis_words().search(msg.text or ""):
-                self._to_person(conv, "crisis", t["crisis_bot_down_summary"], utcnow())
-                inbound.state = "held"
+            untold = [m for m in waiting if m.attempts == 0]
+            for m in waiting:
+                m.attempts += 1
+                m.detail = f"bot unavailable: {type(exc).__name__}"
+                m.next_attempt_at = now + retry_after(m.attempts)
+            if any(crisis_words().search(m.text or "") for m in waiting):
+                self._to_person(conv, "crisis", t["crisis_bot_down_summary"], now)
+                for m in waiting:
+                    m.state = "held"
                 said = t["bot_unavailable_crisis"]
             else:
                 said = t["bot_unavailable"]
-            notice = self._ready(conv, inbound, _reply(said), "system")
-            s.add(notice)
-            await s.flush()
-            _answered_with(inbound, [notice])
+            if untold:
+                notice = self._ready(conv, untold[-1], _reply(said), "system")
+                s.add(notice)
+                await s.flush()
+                for m in untold:
+                    _answered_with(m, [notice])
+                queued = [notice.id] if notice.state == "queued" else []
+            else:
+                queued = []
         if conv.status in WITH_A_PERSON:
             await events.publish(self.redis, "conversation", conv_id, status=conv.status)
-        self._wake(msg.id)
+        for m in waiting:
+            self._wake(m.id)
+        if queued and self.outbound:
+            self.outbound.kick(queued)
 
     def _ready(self, conv: Conversation, inbound: Message, reply: dict, author: str) -> Message:
         # Past the webhook's deadline a reply is queued for delivery; a caller's stays ready for

@@ -1,5 +1,6 @@
 """Background worker: SLA sweeps (approaching, breached, escalations), the delivery of outbound
-messages (retries, referral notices, bot replies that missed their webhook), call-back tickets
+messages (retries, referral notices, bot replies that missed their webhook), the bot's answers
+to messages it could not answer while it was down, call-back tickets
 for conversations no agent took, retention (hourly), and a heartbeat.
 
 Runs as its own process (`python -m hotline worker`); several can run side by side: SLA events
@@ -53,7 +54,9 @@ async def run_once(sf) -> str:
 async def deliver_once(ctx) -> dict[str, int]:
     """Notices handed over, replies past their deadline released, due messages sent."""
     counts = {"notices_handed": await notices.relay(ctx.outbound),
-              "call_backs": await desk.call_back_unclaimed(ctx.sessions, ctx.outbound, ctx.settings)}
+              "call_backs": await desk.call_back_unclaimed(ctx.sessions, ctx.outbound, ctx.settings),
+              # messages the bot could not answer (it was down): answered now, in order, once
+              "unanswered_retried": await ctx.gateway.answer_unanswered(utcnow())}
     ctx.outbound.kick(await release_late_replies(ctx.sessions, utcnow()))
     await ctx.outbound.drain()
     for state, n in (await ctx.outbound.deliver_due()).items():
@@ -123,6 +126,10 @@ async def run_forever(settings: Settings) -> None:
     try:
         await asyncio.gather(*jobs)
     finally:
+        try:  # turns the sweep started finish (their answers are then stored and queued)
+            await asyncio.wait_for(ctx.gateway.settle(), timeout=settings.rasa_timeout_s + 5)
+        except TimeoutError:
+            log.warning("stopped with bot turns unfinished: the next sweep answers them")
         await ctx.outbound.drain()
         await ctx.http.aclose()
         await ctx.rasa_http.aclose()
