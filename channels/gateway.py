@@ -50,6 +50,14 @@ ANSWER_TTL_S = 24 * 3600  # the bot's answer kept in Redis until it is stored (a
 RETRY_BASE_S, RETRY_MAX_S = 5.0, 300.0  # the sweep's backoff while the bot stays down
 
 
+TURN_MARGIN_S = 10.0  # a turn's database work around the Rasa call
+
+
+def turn_lock_s(settings) -> float:
+    """The longest a bot turn can hold its conversation: Rasa's own timeout, and the margin."""
+    return settings.rasa_timeout_s + TURN_MARGIN_S
+
+
 def retry_after(attempts: int) -> timedelta:
     return timedelta(seconds=min(RETRY_BASE_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S))
 
@@ -363,19 +371,23 @@ class Gateway:
             self._turns[conv_id] = asyncio.get_running_loop().create_task(self._turn_loop(conv_id))
 
     async def _turn_loop(self, conv_id: int) -> None:
-        """Answer the conversation's waiting messages in order, while the bot holds it. The Redis
-        lock keeps other processes' loops for the same conversation out meanwhile."""
-        timeout = self.settings.rasa_timeout_s
+        """Answer the conversation's waiting messages in order, while the bot holds it. A Redis
+        lock per turn keeps other processes' turns of the same conversation out meanwhile; its
+        lifetime is one turn's longest (TURN_LOCK_S), so it cannot lapse while it is held, and a
+        process that died holding it blocks the conversation for one turn at most. Whatever
+        goes wrong here, the messages are stored already: the worker's sweep answers them."""
+        lifetime = turn_lock_s(self.settings)
         try:
             while conv_id in self._again:
                 self._again.discard(conv_id)
-                lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=timeout * 2 + 10,
-                                       blocking_timeout=timeout * 4)
-                async with lock:
-                    while await self._answer_next(conv_id):
-                        pass
+                more = True
+                while more:
+                    lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=lifetime,
+                                           blocking_timeout=lifetime)
+                    async with lock:
+                        more = await self._answer_next(conv_id)
         except Exception:
-            log.exception("bot turns of conversation %s failed", conv_id)
+            log.exception("bot turns of conversation %s failed; the sweep will answer them", conv_id)
         finally:
             self._turns.pop(conv_id, None)
 

@@ -21,6 +21,11 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     settings = settings or Settings.from_env()
     app = Sanic(name, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    # No response may be cut off before its own limit: the web chat's wait for the bot (Rasa's
+    # timeout and a little) and its long poll. The webhooks' budgets are shorter (settings).
+    from channels import web
+
+    app.config.RESPONSE_TIMEOUT = max(settings.rasa_timeout_s + web.WEB_SLACK_S, web.LONG_POLL_S) + 10
     app.config.FALLBACK_ERROR_FORMAT = "json"
     # The client's address (console.auth.client_ip) as the proxies in front report it; with
     # neither set, forwarding headers are ignored (a client could write them).

@@ -117,6 +117,16 @@ class ChannelSettings:
             agent_expected_wait_min=int(env.get("AGENT_EXPECTED_WAIT_MIN", "10")),
         )
 
+    def __post_init__(self) -> None:
+        # The provider's deadline wins: an answer later than it is dropped and the request
+        # retried (WeChat after 5 s, Twilio after 15 s), so the passive answer's budget must end
+        # before, with room for the response to travel.
+        for name, budget, deadline in (("WECHAT_PASSIVE_BUDGET_S", self.wechat_passive_budget_s, 5.0),
+                                       ("TWILIO_BUDGET_S", self.twilio_budget_s, 15.0)):
+            if not 0 < budget <= deadline - 0.5:
+                raise ValueError(f"{name}={budget}: must be above 0 and at most {deadline - 0.5} s "
+                                 f"(the provider gives up after {deadline:.0f} s)")
+
 
 @dataclass(frozen=True)
 class Retention:

@@ -5,13 +5,14 @@ an answer whose write failed is stored on the next try, not asked of Rasa again.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
-from channels.gateway import texts
+from channels.gateway import Incoming, texts
 from channels.models import Conversation, Message
 from hotline.db import utcnow
 from tests.services.conftest import serve, shutdown
@@ -110,3 +111,45 @@ async def test_a_failed_write_after_the_bot_answered_does_not_ask_the_bot_again(
     turns = await _turns(sf, sender)
     assert [m.state for m in turns if m.direction == "in"] == ["answered"]
     assert [m.text for m in turns if m.author == "bot" and m.text] == ["收到：临时救助"]
+
+
+async def test_a_conversation_held_by_a_stuck_turn_loses_nothing(down):
+    """Another process holds the conversation's lock (a turn that hung, a process that died
+    holding it): the citizen's message is stored and the webhook answered within its budget;
+    once the lock lapses the sweep answers it."""
+    live, c, rasa = down
+    rasa.fail = False
+    gateway, sf, redis = live.app.ctx.gateway, live.app.ctx.sessions, live.app.ctx.redis
+    sender = f"locked-{uuid.uuid4().hex[:8]}"
+    first = await c.post("/channels/web/messages", json={"sender": sender, "text": "你好"})
+    conv_id = first.json()["conversation_id"]
+    await redis.set(f"lock:conversation:{conv_id}", "another-process", px=1500)
+    started = utcnow()
+    r = await gateway.receive(Incoming("web", sender, "医疗救助怎么报销"), budget_s=0.5)
+    assert (utcnow() - started).total_seconds() < 1.5  # the budget, not the lock, decided
+    assert r.deferred and r.inbound_id is not None
+    stored = [m for m in await _turns(sf, sender) if m.direction == "in"]
+    assert [m.text for m in stored] == ["你好", "医疗救助怎么报销"]
+    await gateway.settle()  # the turn waits out the lapsed lock, then answers
+    await gateway.answer_unanswered(_later())
+    await gateway.settle()
+    turns = await _turns(sf, sender)
+    assert [m.state for m in turns if m.direction == "in"] == ["answered", "answered"]
+    assert [m.text for m in turns if m.author == "bot" and m.text] == ["收到：你好", "收到：医疗救助怎么报销"]
+
+
+def test_the_limits_fit_together(settings):
+    from channels import web
+    from channels.gateway import turn_lock_s
+    from hotline.app import create_app
+
+    slow = replace(settings, rasa_timeout_s=50.0)
+    app = create_app(slow, name="limits_fit")
+    assert app.config.RESPONSE_TIMEOUT > slow.rasa_timeout_s + web.WEB_SLACK_S
+    assert app.config.RESPONSE_TIMEOUT > web.LONG_POLL_S
+    assert turn_lock_s(slow) > slow.rasa_timeout_s  # a turn cannot outlive its lock
+    from hotline.settings import Settings
+
+    for name, value in (("WECHAT_PASSIVE_BUDGET_S", "5"), ("TWILIO_BUDGET_S", "15")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: value})
