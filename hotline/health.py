@@ -46,14 +46,18 @@ async def _rasa(app) -> dict:
 
 
 async def _worker(app) -> dict:
+    """Every worker's own heartbeat: healthy while at least one beats in time; the silent ones
+    are named (a stuck replica shows here though another carries the work)."""
     async with app.ctx.sessions() as s:
-        beat = await s.scalar(select(WorkerHeartbeat).where(WorkerHeartbeat.name == "worker"))
-    if beat is None:
-        raise RuntimeError("worker has not reported yet")
-    age = utcnow() - beat.beat_at
-    if age > timedelta(seconds=max(3 * app.ctx.settings.worker_interval_s, 30)):
-        raise RuntimeError(f"last heartbeat {int(age.total_seconds())} s ago")
-    return {"last_beat_s": round(age.total_seconds(), 1)}
+        beats = list(await s.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)))
+    limit = timedelta(seconds=max(3 * app.ctx.settings.worker_interval_s, 30))
+    now = utcnow()
+    ages = {b.name: round((now - b.beat_at).total_seconds(), 1) for b in beats}
+    fresh = [name for name, age in ages.items() if age <= limit.total_seconds()]
+    if not fresh:
+        raise RuntimeError("no worker has reported in time" if ages else "no worker has reported yet")
+    return {"workers": ages, "running": len(fresh),
+            "silent": sorted(set(ages) - set(fresh))}
 
 
 def _calendar() -> dict:

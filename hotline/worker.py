@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
+from datetime import timedelta
 from types import SimpleNamespace
 
 import httpx
+from sqlalchemy import delete
 
 from channels import desk, notices, rasa_client
 from channels import runtime as channels_runtime
@@ -31,16 +35,27 @@ from referral.workdays import calendar
 log = logging.getLogger("hotline.worker")
 
 
-async def _heartbeat(sf, result: str) -> None:
+HEARTBEAT_FORGET = timedelta(days=7)  # a worker silent this long is gone (a replaced pod)
+
+
+def worker_name() -> str:
+    """Each worker its own heartbeat: WORKER_NAME, else host and process (a pod's name in
+    Kubernetes, the container's id in compose)."""
+    return (os.environ.get("WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}")[:64]
+
+
+async def _heartbeat(sf, result: str, name: str | None = None) -> None:
+    name = name or worker_name()
     async with sf() as s, s.begin():
         insert = upsert_insert(s)
         now = utcnow()
         await s.execute(
             insert(WorkerHeartbeat)
-            .values(name="worker", beat_at=now, last_result=result[:255])
+            .values(name=name, beat_at=now, last_result=result[:255])
             .on_conflict_do_update(index_elements=["name"],
                                    set_={"beat_at": now, "last_result": result[:255]})
         )
+        await s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - HEARTBEAT_FORGET))
 
 
 def _summary(counts: dict[str, int]) -> str:

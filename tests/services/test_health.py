@@ -31,3 +31,36 @@ async def test_healthz_reports_each_component(settings, sessions):
 async def test_unknown_route_uses_the_json_error_format(api):
     r = await api.get("/no/such/thing")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+async def test_each_worker_reports_on_its_own(settings, sessions):
+    """Two workers, one stuck: /healthz names the silent one and stays healthy on the other;
+    with both silent it is degraded."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hotline.db import utcnow
+    from hotline.models import WorkerHeartbeat
+
+    fake = await FakeRasa().start()
+    live, server = await serve(settings, rasa_url=fake.url)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            async with sessions() as s, s.begin():
+                await s.execute(update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(hours=1)))
+            await _heartbeat(sessions, "ok", name="worker-a")
+            await _heartbeat(sessions, "ok", name="worker-b")
+            async with sessions() as s, s.begin():
+                await s.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.name == "worker-b")
+                                .values(beat_at=utcnow() - timedelta(minutes=10)))
+            worker = (await http.get("/healthz")).json()["worker"]
+            assert worker["ok"] and worker["running"] >= 1 and "worker-b" in worker["silent"]
+            assert {"worker-a", "worker-b"} <= set(worker["workers"])
+            async with sessions() as s, s.begin():
+                await s.execute(update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(minutes=10)))
+            degraded = await http.get("/healthz")
+            assert degraded.status_code == 503 and not degraded.json()["worker"]["ok"]
+    finally:
+        await shutdown(server)
+        await fake.stop()
