@@ -167,6 +167,10 @@ def coordinator_escalation_after_days() -> int:
     return int(sla_policies()["coordinator_escalation_after"]["value"])
 
 
+def waiting_citizen_limit_days() -> int:
+    return int(sla_policies()["waiting_citizen_limit"]["value"])
+
+
 # --- lifecycle ------------------------------------------------------------------------------
 
 # action -> (statuses it may start from, status it leads to)

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import ACTOR_CHARS, Base, UTCDateTime, utcnow
@@ -64,6 +78,10 @@ class Ticket(Base):
     first_response_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The resolution clock runs from filing (or a reopening), whoever holds the ticket; the time
+    # spent waiting for the citizen does not count against it.
+    resolution_clock_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_total_s: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # The latest notice to the citizen could not be delivered (the clerk must reach them).
     notice_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -71,6 +89,21 @@ class Ticket(Base):
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # The one definition of "breached", for the queue's rows, its filter, the dashboard and the
+    # sweep's counts alike: a running clock (not waiting for the citizen, not done) past its
+    # first-response deadline while nobody has responded, or past its resolution deadline.
+    @hybrid_method
+    def breached(self, now: datetime) -> bool:
+        return self.status in RUNNING_STATUSES and (
+            self.resolution_due < now
+            or (self.first_responded_at is None and self.first_response_due < now))
+
+    @breached.expression
+    def breached(cls, now: datetime):
+        return and_(cls.status.in_(RUNNING_STATUSES),
+                    or_(cls.resolution_due < now,
+                        and_(cls.first_responded_at.is_(None), cls.first_response_due < now)))
 
 
 # A department's open queue, most urgent first (partial: closed tickets are most of the rows).

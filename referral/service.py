@@ -136,7 +136,7 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "escalation_level": t.escalation_level, "status": t.status, "assignee": t.assignee,
         "first_response_due": iso_local(t.first_response_due), "resolution_due": iso_local(t.resolution_due),
         "due_in_s": due_in_s,
-        "breached": t.status in OPEN_STATUSES and due_in_s < 0,
+        "breached": t.breached(now),
         "notice_failed": t.notice_failed_at is not None,
         "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
@@ -342,9 +342,7 @@ async def list_tickets(
     if unplaced is not None:
         conds.append(Ticket.unplaced.is_(unplaced))
     if breached is not None:
-        late = or_(Ticket.resolution_due < now,
-                   and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now))
-        conds.append(and_(late, Ticket.status.in_(RUNNING_STATUSES)) if breached else ~late)
+        conds.append(Ticket.breached(now) if breached else ~Ticket.breached(now))
     if q:
         q = q.strip()
         if q.isdigit() and len(q) == 4:  # last 4 digits of the phone, as citizens quote them
@@ -446,18 +444,19 @@ async def attach_citizen_reply(sf: async_sessionmaker, reference_no: str, text: 
         if s.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         t = await s.scalar(stmt)
-        if t is None or t.status != "waiting_citizen":
+        if t is None or t.status not in OPEN_STATUSES:  # late (the pause expired) still counts
             return None
-        t.status = domain.next_status("resume", t.status)
-        _unpause(t, now)
+        was = t.status
+        if was == "waiting_citizen":
+            t.status = domain.next_status("resume", t.status)
+            _unpause(t, now)
         t.updated_at = now
         actor = f"citizen:{channel}"
         s.add(TicketEvent(ticket_id=t.id, actor=actor, kind="citizen_reply", created_at=now,
-                          data={"from": "waiting_citizen", "to": t.status, "text": text[:2000],
+                          data={"from": was, "to": t.status, "text": text[:2000],
                                 "message_id": message_id}))
         s.add(AuditEntry(actor=actor, action="citizen_reply", ticket_id=t.id, created_at=now,
-                         detail={"reference_no": reference_no, "from": "waiting_citizen",
-                                 "to": t.status}))
+                         detail={"reference_no": reference_no, "from": was, "to": t.status}))
         return t.reference_no
 
 
@@ -501,6 +500,7 @@ def _unpause(t: Ticket, now: datetime) -> None:
     shift = now - t.paused_at
     t.resolution_due += shift
     t.resolution_warn_at += shift
+    t.paused_total_s = (t.paused_total_s or 0) + int(shift.total_seconds())
     t.paused_at = None
 
 
@@ -569,6 +569,7 @@ async def reopen(sf, viewer: Viewer, ref: str, reason: str, ip: str | None = Non
 
     def mutate(s, t, now):
         t.resolved_at, t.sla_cycle = None, t.sla_cycle + 1
+        t.resolution_clock_from, t.paused_total_s = now, 0  # a new request: a new clock
         _apply_sla(t, now)
     return await _change(sf, viewer, ref, "reopen", mutate, ip, reason=reason)
 
@@ -589,15 +590,33 @@ async def transfer(sf, viewer: Viewer, ref: str, department: str, reason: str,
         _place(t, domain.route(t.program, t.region, t.street, t.description,
                                regions().get(t.region, {}).get("name", ""), directory,
                                department=department))
-        t.assignee, t.paused_at = None, None
-        # The new department's clock policy applies, counted from the transfer.
-        t.first_responded_at, t.escalation_level = None, 0
-        t.priority = 1 if t.urgency == "urgent" else 0
-        t.sla_cycle += 1
-        _apply_sla(t, now)
+        _unpause(t, now)
+        t.assignee = None
+        _transfer_clocks(t, now)
         moved["sla_policy"] = t.sla_policy
     return await _change(sf, viewer, ref, "transfer", mutate, ip, to_department=department,
                          reason=reason, moved=moved)
+
+
+def _transfer_clocks(t: Ticket, now: datetime) -> None:
+    """A transfer cannot reset the citizen's wait: the new department's policy applies, but its
+    resolution clock runs from filing (what the first department took counts, the time waiting
+    for the citizen does not); only the first-response clock starts anew, for the new office.
+    Escalation and priority stay: a ticket bounced between departments still breaches."""
+    sla = domain.sla_for(t.program, t.urgency, t.department)
+    started = t.resolution_clock_from or t.created_at
+    _, resolution_due = sla.deadlines(started)
+    first_due = sla.first_response.due_from(now)
+    resolution_due += timedelta(seconds=t.paused_total_s or 0)
+    t.sla_policy, t.applied_sla = sla.policy, sla.plain()
+    t.sla_cycle += 1  # the new office's first-response events count anew
+    t.first_responded_at = None
+    t.first_response_due, t.first_response_warn_at = first_due, _warn_at(now, first_due)
+    t.first_response_warned_at = t.first_response_breached_at = None
+    if resolution_due != t.resolution_due:
+        t.resolution_due, t.resolution_warn_at = resolution_due, _warn_at(started, resolution_due)
+        if resolution_due > now:  # a longer policy gives the time back; else the breach stands
+            t.resolution_warned_at = t.resolution_breached_at = None
 
 
 def _place(t: Ticket, r: domain.Route) -> None:
@@ -682,9 +701,7 @@ async def edit_unit(sf: async_sessionmaker, viewer: Viewer, code: str, office: s
 async def dashboard(sf: async_sessionmaker, viewer: Viewer) -> list[dict]:
     """Backlog and breaches per department (only the viewer's own for staff)."""
     now = utcnow()
-    late = and_(Ticket.status.in_(RUNNING_STATUSES),
-                or_(Ticket.resolution_due < now,
-                    and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now)))
+    late = Ticket.breached(now)
     approaching = and_(Ticket.status.in_(RUNNING_STATUSES), ~late,
                        or_(Ticket.resolution_warn_at < now,
                            and_(Ticket.first_responded_at.is_(None),
@@ -777,7 +794,31 @@ async def sweep_sla(sf: async_sessionmaker, now: datetime) -> dict[str, int]:
             escalation_level=2, priority=Ticket.priority + 1)
             .execution_options(synchronize_session=False))
         counts["escalated_to_coordinator"] = max(res.rowcount or 0, 0)
+        counts["pause_expired"] = await _expire_pauses(s, now)
     return counts
+
+
+async def _expire_pauses(s: AsyncSession, now: datetime) -> int:
+    """A request for information pauses the clock for waiting_citizen_limit working days at
+    most: then the clock runs again (the ticket back in progress) and the clerk is told, on the
+    ticket and by an SLA event; the citizen's answer still reaches the ticket."""
+    stmt = select(Ticket).where(
+        Ticket.status == "waiting_citizen", Ticket.paused_at.is_not(None),
+        Ticket.paused_at < working_days_before(now, domain.waiting_citizen_limit_days()))
+    if s.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)  # several workers: each ticket once
+    expired = list(await s.scalars(stmt))
+    for t in expired:
+        waited_s = int((now - t.paused_at).total_seconds())
+        _unpause(t, now)
+        t.status, t.updated_at = "in_progress", now
+        s.add(TicketEvent(ticket_id=t.id, actor="system:sla", kind="pause_expired", created_at=now,
+                          data={"from": "waiting_citizen", "to": "in_progress",
+                                "waited_days": round(waited_s / 86400, 1)}))
+        await s.execute(upsert_insert(s)(SlaEvent).values(
+            ticket_id=t.id, target="any", kind="pause_expired", level=0, cycle=t.sla_cycle,
+            data={"waited_s": waited_s}, created_at=now).on_conflict_do_nothing())
+    return len(expired)
 
 
 async def _record_sla_events(s: AsyncSession, target: str, kind: str, level: int, where,
