@@ -15,6 +15,7 @@ class FakeRasa:
         self.fail = False
         self.delay_s = 0.0
         self.reply_text: str | None = None  # answer every message with this
+        self.silent = False  # answer with nothing, as Rasa does when an action fails
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.parse_result: dict = {"intent": {"name": "ask_policy", "confidence": 0.9},
@@ -27,6 +28,8 @@ class FakeRasa:
             await asyncio.sleep(self.delay_s)
         if self.fail:
             return web.Response(status=500, text="boom")
+        if self.silent:
+            return web.json_response([])
         if body["message"] == "转人工":
             return web.json_response([
                 {"recipient_id": body["sender"], "text": "正在为您转接人工"},

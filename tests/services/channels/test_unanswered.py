@@ -153,3 +153,21 @@ def test_the_limits_fit_together(settings):
     for name, value in (("WECHAT_PASSIVE_BUDGET_S", "5"), ("TWILIO_BUDGET_S", "15")):
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: value})
+
+
+async def test_a_silent_bot_gets_a_kind_fallback_and_an_error_in_the_log(down, caplog):
+    """Rasa answers an action server's failure with no reply at all: the citizen is not left
+    in silence, and the operators see it."""
+    live, c, rasa = down
+    rasa.fail, rasa.silent = False, True
+    try:
+        sender = f"silent-{uuid.uuid4().hex[:8]}"
+        with caplog.at_level("ERROR", logger="channels.gateway"):
+            r = await c.post("/channels/web/messages", json={"sender": sender, "text": "低保标准是多少"})
+        assert r.status_code == 200
+        assert [m["text"] for m in r.json()["replies"]] == [texts()["bot_silent"]]
+        assert any("no reply" in rec.getMessage() for rec in caplog.records)
+        turns = await _turns(live.app.ctx.sessions, sender)
+        assert [m.state for m in turns if m.direction == "in"] == ["answered"]
+    finally:
+        rasa.silent = False
