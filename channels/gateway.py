@@ -572,7 +572,10 @@ class Gateway:
     def _after(self, when: datetime, fn, *args) -> None:
         async def later():
             await asyncio.sleep(max((when - utcnow()).total_seconds(), 0) + LATE_GRACE_S)
-            await fn(*args)
+            try:
+                await fn(*args)
+            except Exception:  # the worker's sweep releases what this could not
+                log.warning("late replies of message %s left to the worker", args, exc_info=True)
         task = asyncio.get_running_loop().create_task(later())
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)

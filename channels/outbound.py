@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased
 
 from channels import events
@@ -53,6 +53,23 @@ class Outcome:
 
 
 Sender = Callable[[Conversation, Message], Awaitable[Outcome]]
+
+
+RECORD_MARGIN = timedelta(seconds=10)  # of the lease, left when recording a result gives up
+
+
+async def persist(write: Callable[[], Awaitable], until: datetime | None):
+    """`write()` again and again (database errors only) until it succeeds or `until` passes."""
+    delay = 0.2
+    while True:
+        try:
+            return await write()
+        except (DBAPIError, OSError):
+            if until is None or utcnow() + timedelta(seconds=delay) >= until:
+                raise
+            log.warning("could not record a delivery yet; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -225,15 +242,23 @@ class Outbound:
         else:
             detail = outcome.detail
         path.append({"channel": channel, "state": state, "at": now.isoformat(), "why": outcome.detail})
-        async with self.sf() as s, s.begin():
-            row = await s.get(Message, msg.id)
-            if not (row.state == "delivered" and state == "sent"):  # the report came first
-                row.state = state
-            row.channel, row.detail = channel, detail or None
-            row.next_attempt_at, row.lease_until, row.updated_at = next_at, None, now
-            row.payload = {**(row.payload or {}), **(outcome.progress or {}), "path": path}
-            if outcome.provider_id:
-                row.provider_id = outcome.provider_id
+
+        async def write():
+            async with self.sf() as s, s.begin():
+                row = await s.get(Message, msg.id)
+                if not (row.state == "delivered" and state == "sent"):  # the report came first
+                    row.state = state
+                row.channel, row.detail = channel, detail or None
+                row.next_attempt_at, row.lease_until, row.updated_at = next_at, None, now
+                row.payload = {**(row.payload or {}), **(outcome.progress or {}), "path": path}
+                if outcome.provider_id:
+                    row.provider_id = outcome.provider_id
+                return row
+
+        # What the provider did must be written down: if it is lost, the lease runs out and the
+        # message goes out again (the providers take no idempotency key). A database that is
+        # restarting gets most of the lease to come back.
+        row = await persist(write, until=msg.lease_until - RECORD_MARGIN if msg.lease_until else None)
         await events.publish(self.redis, "delivery", conv.id, message_id=msg.id, state=row.state,
                              channel=channel, detail=detail)
         if state not in ("queued", "sending"):

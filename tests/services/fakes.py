@@ -52,14 +52,15 @@ class FakeRasa:
     async def _version(self, request):
         return web.json_response({"version": "fake"})
 
-    async def start(self) -> FakeRasa:
+    async def start(self, port: int = 0) -> FakeRasa:
+        """On a free port, or again on `port` (a restarted Rasa)."""
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_get("/version", self._version)
         app.router.add_post("/model/parse", self._parse)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
