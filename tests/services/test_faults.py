@@ -23,12 +23,23 @@ from hotline.db import utcnow
 from referral import service
 from referral.access import Viewer
 from referral.models import OutboxMessage, SlaEvent, Ticket
-from tests.services.channels.conftest import (ACCOUNT_ID, OUR_NUMBER, PUBLIC, TWILIO_SID,
-                                              TWILIO_TOKEN, WECHAT_AES_KEY, WECHAT_APPID,
-                                              WECHAT_TOKEN, read_reply, sms, twilio_signed,
-                                              wechat_request, wechat_text)
-from tests.services.faults import Process, Proxy, processes
+from tests.services.channels.conftest import (
+    ACCOUNT_ID,
+    OUR_NUMBER,
+    PUBLIC,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    WECHAT_AES_KEY,
+    WECHAT_APPID,
+    WECHAT_TOKEN,
+    read_reply,
+    sms,
+    twilio_signed,
+    wechat_request,
+    wechat_text,
+)
 from tests.services.fakes import FakeRasa, FakeTwilio, FakeWeChat
+from tests.services.faults import Process, Proxy, processes
 
 pytestmark = pytest.mark.e2e
 CITIZENS_PER_CHANNEL = 4
