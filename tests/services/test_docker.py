@@ -49,3 +49,17 @@ def test_compose_keeps_no_secret_and_runs_as_production():
     assert services["HOTLINE_ENV"] == "production" and services["COOKIE_SECURE"] == "true"
     assert "${POSTGRES_PASSWORD" in services["DATABASE_URL"] and "${REDIS_PASSWORD" in services["REDIS_URL"]
     assert "requirepass" in " ".join(compose["redis"]["command"])
+
+
+def test_compose_runs_replicas_behind_one_balancer():
+    """The app, the worker and the bot run as replicas on the same servers; only the balancer
+    publishes a port (a replica with a host port could not be scaled)."""
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in ("services", "worker", "rasa", "actions"):
+        assert "replicas" in compose[name].get("deploy", {}), name
+        assert "ports" not in compose[name], name
+    assert compose["proxy"]["ports"] == ["8000:8000"]
+    nginx = (ROOT / "docker" / "nginx.conf").read_text()
+    assert "server services:8000 resolve" in nginx and "proxy_buffering off" in nginx
+    assert compose["services"]["environment"]["PROXIES_COUNT"].startswith("${PROXIES_COUNT:-1")
+    assert "probe=ready" in " ".join(compose["services"]["healthcheck"]["test"])

@@ -64,3 +64,16 @@ async def test_each_worker_reports_on_its_own(settings, sessions):
     finally:
         await shutdown(server)
         await fake.stop()
+
+
+async def test_the_readiness_probe_needs_only_what_storing_a_message_needs(settings):
+    """With the bot down /healthz is degraded (503), but the process can still take citizens'
+    messages: the readiness probe stays 200."""
+    live, server = await serve(settings, rasa_url="http://127.0.0.1:9")  # nobody listens
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            assert (await http.get("/healthz")).status_code == 503
+            ready = await http.get("/healthz", params={"probe": "ready"})
+            assert ready.status_code == 200 and not ready.json()["rasa"]["ok"]
+    finally:
+        await shutdown(server)
