@@ -25,7 +25,7 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -105,6 +105,15 @@ class TurnResult:
     bot_available: bool = True
     deferred: bool = False  # the bot's answer will come through the outbound path
     status: str = "bot"
+
+
+def _without_nul(inc: Incoming) -> Incoming:
+    """A provider's message with a NUL in it (PostgreSQL stores none) is kept without it: the
+    citizen's words are not lost for a character that carries nothing."""
+    fields = {name: getattr(inc, name).replace("\x00", "")
+              for name in ("contact_id", "text", "external_id") if getattr(inc, name)
+              and "\x00" in getattr(inc, name)}
+    return replace(inc, **fields) if fields else inc
 
 
 def _reply(text: str) -> dict:
@@ -225,6 +234,7 @@ class Gateway:
                 log.warning("could not release a dedupe key", exc_info=True)
 
     async def receive(self, inc: Incoming, budget_s: float) -> TurnResult:
+        inc = _without_nul(inc)
         now = utcnow()
         deadline = now + timedelta(seconds=budget_s)
         if not await self._claim_external_id(inc):

@@ -100,6 +100,8 @@ def install(app: Sanic, staff_viewer: StaffResolver) -> None:
     @app.on_request(priority=100)  # before every other request middleware
     async def _authorise(request: Request):
         request.ctx.viewer = None
+        if "\x00" in request.path or any("\x00" in v for vs in request.args.values() for v in vs):
+            raise ApiError(400, "invalid_character", "the request contains a NUL character")
         spec = access_of(request.route.handler) if request.route else None
         if spec is None:
             return None  # no route (404/405): Sanic answers; undeclared routes never start

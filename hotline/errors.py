@@ -41,7 +41,19 @@ async def read_json(request: Request) -> dict:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "body must be a JSON object")
+    if _has_nul(data):  # no text the platform stores may hold one (PostgreSQL refuses it)
+        raise ApiError(400, "invalid_character", "the body contains a NUL character (\\u0000)")
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def register(app) -> None:

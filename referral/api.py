@@ -139,7 +139,7 @@ async def triage_text(request: Request):
     if len(text) > 2000:
         raise invalid("text", "text is longer than 2000 characters")
     region = data.get("region")
-    if region is not None and region not in region_codes():
+    if region is not None and (not isinstance(region, str) or region not in region_codes()):
         raise invalid("region", f"unknown region {region!r}")
     ctx = request.app.ctx
     try:
