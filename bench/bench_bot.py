@@ -68,15 +68,16 @@ async def timed(samples: list[float], call) -> httpx.Response:
     return r
 
 
-async def measure(rasa: str, services: str) -> dict:
+async def measure(rasa: str, services: str, token: dict) -> dict:
     version, parse, healthz, turns = [], [], [], []
     async with httpx.AsyncClient(timeout=120) as http:
         for _ in range(BASELINE_SAMPLES):
-            await timed(version, lambda: http.get(f"{rasa}/version"))
+            await timed(version, lambda: http.get(f"{rasa}/version", params=token))
             await timed(healthz, lambda: http.get(f"{services}/healthz"))
         for i in range(PARSE_SAMPLES):
             text = TEXTS[i % len(TEXTS)]
-            await timed(parse, lambda text=text: http.post(f"{rasa}/model/parse", json={"text": text}))
+            await timed(parse, lambda text=text: http.post(f"{rasa}/model/parse", json={"text": text},
+                                                           params=token))
         for _ in range(TURN_CONVERSATIONS):
             sender = f"bench-{uuid.uuid4().hex[:8]}"
             for text in CONVERSATION:
@@ -95,7 +96,18 @@ async def measure(rasa: str, services: str) -> dict:
     }
 
 
+def rasa_params(env: dict) -> dict:
+    """Rasa answers only callers with its token (bot/servers.py): the benchmarks' own calls."""
+    return {"token": env["RASA_AUTH_TOKEN"]}
+
+
 def start_stack(env: dict, log_path: Path) -> subprocess.Popen:
+    """The stack as `make run` starts it; its bot tokens are set in `env` first, so the
+    benchmark can reach Rasa directly for its baselines (rasa_params)."""
+    import secrets
+
+    for name in ("RASA_AUTH_TOKEN", "ACTIONS_TOKEN"):
+        env.setdefault(name, secrets.token_urlsafe(24))
     log = open(log_path, "w+b")  # noqa: SIM115 - kept open for the subprocess' lifetime
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "stack"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -119,7 +131,8 @@ def main() -> None:
         proc = start_stack(env, Path(var) / "stack.log")
         try:
             figures = asyncio.run(measure(f"http://127.0.0.1:{ports['RASA_PORT']}",
-                                          f"http://127.0.0.1:{ports['HOTLINE_PORT']}"))
+                                          f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
+                                          rasa_params(env)))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_bot import free_port, start_stack
+from bench.bench_bot import free_port, rasa_params, start_stack
 from bench.results import percentiles, write
 from hotline.settings import ROOT
 from tests.services.channels.conftest import (
@@ -68,11 +68,12 @@ async def _citizen_sms(http, samples) -> None:
         r.raise_for_status()
 
 
-async def _citizen_rasa(http, rasa: str, samples) -> None:
+async def _citizen_rasa(http, rasa: str, samples, token: dict) -> None:
     sender = f"bench-rasa-{uuid.uuid4().hex[:8]}"
     for text in CONVERSATION:
         t0 = time.perf_counter()
-        r = await http.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        r = await http.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                            params=token)
         samples.append((time.perf_counter() - t0) * 1000)
         r.raise_for_status()
 
@@ -117,9 +118,10 @@ async def _deliveries(env: dict, twilio: FakeTwilio) -> dict:
 async def measure(env: dict, base: str, rasa: str, twilio: FakeTwilio) -> dict:
     wechat_ms, sms_ms, rasa_ms, passive = [], [], [], [0, 0]
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        await _citizen_rasa(http, rasa, [])  # warm-up, not counted
+        token = rasa_params(env)
+        await _citizen_rasa(http, rasa, [], token)  # warm-up, not counted
         t0 = time.perf_counter()
-        await asyncio.gather(*[_citizen_rasa(http, rasa, rasa_ms) for _ in range(CITIZENS)])
+        await asyncio.gather(*[_citizen_rasa(http, rasa, rasa_ms, token) for _ in range(CITIZENS)])
         rasa_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         await asyncio.gather(*[_citizen_wechat(http, wechat_ms, passive) for _ in range(CITIZENS // 2)],

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.bench_bot import free_port, start_stack
+from bench.bench_bot import free_port, rasa_params, start_stack
 from bench.results import write
 from hotline.settings import ROOT
 from referral import domain
@@ -37,8 +37,8 @@ def macro_f1(pairs: list[tuple[str, str | None]], labels: list[str]) -> float:
     return round(sum(f1s) / len(f1s), 4)
 
 
-async def classify(rasa: str, texts: list[str]) -> list[dict]:
-    async with httpx.AsyncClient(timeout=60) as http:
+async def classify(rasa: str, texts: list[str], token: dict) -> list[dict]:
+    async with httpx.AsyncClient(timeout=60, params=token) as http:
         out = []
         for text in texts:
             r = await http.post(f"{rasa}/model/parse", json={"text": text})
@@ -87,7 +87,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "hotline", "migrate"], cwd=ROOT, env=env, check=True)
         proc = start_stack(env, Path(var) / "stack.log")
         try:
-            needs = asyncio.run(classify(f"http://127.0.0.1:{ports['RASA_PORT']}", texts))
+            needs = asyncio.run(classify(f"http://127.0.0.1:{ports['RASA_PORT']}", texts,
+                                         rasa_params(env)))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
