@@ -256,12 +256,18 @@ def parse_last4(text: Optional[str]) -> Optional[str]:
     return None
 
 
+_REFERENCE = re.compile(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4})(?:\D{0,3}(\d{3}))?(?!\d)")
+
+
 def parse_reference_no(text: Optional[str]) -> Optional[str]:
-    """12349-20261122-0001, also typed with spaces, other dashes or none at all, or read out
-    digit by digit (幺二三四九 二零二六…)."""
+    """12349-20261122-0001-386 (the day, its sequence, a 3-digit check part; numbers filed
+    before the check part existed end after the sequence), also typed with spaces, other
+    dashes or none at all, or read out digit by digit (幺二三四九 二零二六…)."""
     text = re.sub(r"(?<=\d)\s+(?=\d)", "", digits_as_read(text))
-    m = re.search(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4,6})(?!\d)", text)
-    return f"12349-{m.group(1)}-{m.group(2)}" if m else None
+    m = _REFERENCE.search(text)
+    if not m:
+        return None
+    return "-".join(filter(None, ("12349", m.group(1), m.group(2), m.group(3))))
 
 
 _STREET = re.compile(r"([\u4e00-\u9fa5]{1,8}?(?:街道办事处|街道办|街道|镇|乡|苏木))")

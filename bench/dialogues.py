@@ -30,7 +30,7 @@ from referral.models import Ticket
 from referral.units import seeded
 
 HERE = Path(__file__).with_name("conversations")
-REFERENCE = re.compile(r"12349-\d{8}-\d{4}")
+REFERENCE = re.compile(r"12349-\d{8}-\d{4}(?:-\d{3})?")
 STATUS_REFERENCE, STATUS_PHONE = "12349-20261122-0001", "13800001234"  # the status dialogues' ticket
 MAX_REPLY_CHARS, SMS_CHARS = 140, 70
 TAKE_THE_OFFER = "好 帮我登记"  # the answer to 要我帮您登记吗 of a citizen who came to file a request

@@ -14,7 +14,7 @@ WECHAT_TEXT_BYTES = 2048  # a customer-service or passive text message, in UTF-8
 _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
            "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 # Where a part may end: after a sentence, else after a clause. Digits, letters and the dashes of a
-# reference number (12349-20261202-0001) are never cut.
+# reference number (12349-20261202-0001-386) are never cut.
 _SENTENCE_END = "。！？!?；;\n"
 _CLAUSE_END = "，,、：:）)」』"
 _ATOM = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-.]*[0-9A-Za-z]|[0-9A-Za-z]|.", re.S)

@@ -200,5 +200,8 @@ def next_status(action: str, status: str) -> str:
     return target
 
 
-def format_reference_no(day: date, seq: int) -> str:
-    return f"12349-{day:%Y%m%d}-{seq:04d}"
+def format_reference_no(day: date, seq: int, check: int) -> str:
+    """12349-YYYYMMDD-NNNN-KKK: the day, its sequence, and a check part of three random digits
+    (secrets), so that one ticket's number and a phone's last 4 digits do not open the day's
+    others. Numbers of the old form (no check part) stay valid."""
+    return f"12349-{day:%Y%m%d}-{seq:04d}-{check:03d}"

@@ -217,7 +217,7 @@ class UnitEdit(Base):
 
 
 class ReferenceCounter(Base):
-    """Per-day sequence behind readable reference numbers 12349-YYYYMMDD-NNNN."""
+    """Per-day sequence behind readable reference numbers 12349-YYYYMMDD-NNNN-KKK."""
 
     __tablename__ = "reference_counters"
 

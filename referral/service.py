@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -197,7 +198,8 @@ async def create_referral(
                              await unit_directory(s), unsure=req.needs_routing)
             seq = await _next_sequence(s, now.astimezone(CHINA).date())
             ticket = Ticket(
-                reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq),
+                reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq,
+                                                        secrets.randbelow(1000)),
                 department=r.department, handling_unit=r.handling_unit, unit_code=r.unit_code,
                 unplaced=r.unplaced,
                 priority=1 if req.urgency == "urgent" else 0, escalation_level=0, sla_cycle=0,

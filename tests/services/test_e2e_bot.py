@@ -17,7 +17,7 @@ from tests.services.stack_fixture import say, turn
 
 pytestmark = pytest.mark.e2e
 stack = stack_fixture.stack  # one whole-stack start for this module
-REFERENCE = re.compile(r"12349-\d{8}-\d{4}")
+REFERENCE = re.compile(r"12349-\d{8}-\d{4}(?:-\d{3})?")
 
 
 def new_sender() -> str:

@@ -39,7 +39,7 @@ from tests.services.fakes import FakeTwilio, FakeWeChat
 from tests.services.stack_fixture import create_clerk, running_stack
 
 pytestmark = pytest.mark.e2e
-REFERENCE = re.compile(r"12349-\d{8}-\d{4}")
+REFERENCE = re.compile(r"12349-\d{8}-\d{4}(?:-\d{3})?")
 CLERK_PASSWORD = "Clerk-pass-12349"
 
 

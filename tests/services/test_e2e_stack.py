@@ -31,7 +31,7 @@ async def test_help_request_end_to_end(stack):
         assert "乡镇" in await say(http, sender, "13800001234", region="341503")
         assert "困难" in await say(http, sender, "平桥乡", region="341503")  # as citizens say it
         reply = await say(http, sender, "老伴瘫痪在床，家里没有收入，吃饭都成问题", region="341503")
-        match = re.search(r"12349-\d{8}-\d{4}", reply)
+        match = re.search(r"12349-\d{8}-\d{4}-\d{3}", reply)
         assert match, reply
         ref = match.group(0)
         status = await http.get(f"/api/referrals/{ref}", params={"phone_last4": "1234"})

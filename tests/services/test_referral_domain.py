@@ -54,7 +54,7 @@ def test_unstated_targets_are_marked_unverified(program):
 
 
 def test_reference_number_format():
-    assert domain.format_reference_no(datetime(2026, 11, 22).date(), 7) == "12349-20261122-0007"
+    assert domain.format_reference_no(datetime(2026, 11, 22).date(), 7, 38) == "12349-20261122-0007-038"
 
 
 def test_spring_festival_2025_and_its_adjusted_working_days():

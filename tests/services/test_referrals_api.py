@@ -23,7 +23,7 @@ async def test_create_returns_reference_and_sla(api):
     r = await api.post("/api/referrals", json=referral())
     assert r.status_code == 201, r.text
     body = r.json()
-    assert re.fullmatch(r"12349-\d{8}-\d{4}", body["reference_no"])
+    assert re.fullmatch(r"12349-\d{8}-\d{4}-\d{3}", body["reference_no"])
     assert body["department"] == "civil_affairs" and body["status"] == "new"
     assert body["sla"]["first_response_due"] < body["sla"]["resolution_due"]
 
@@ -131,3 +131,28 @@ async def test_malformed_bodies_get_clear_errors(api):
     assert r.status_code == 400
     r = await api.post("/api/referrals", content=b"x" * (300 * 1024))
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+async def test_reference_numbers_cannot_be_walked(api, sessions):
+    """The day's sequence is readable, the check part random: knowing one ticket's number does
+    not give the next one's, and a number with a wrong check part finds nothing."""
+    refs = [(await api.post("/api/referrals", json=referral(description=f"编号 {i}"))).json()[
+        "reference_no"] for i in range(12)]
+    seqs = [int(r.split("-")[2]) for r in refs]
+    assert seqs == list(range(seqs[0], seqs[0] + 12))  # still in order, readable
+    checks = {r.split("-")[3] for r in refs}
+    assert len(checks) > 3  # 12 draws of 1,000: all alike would be a derivable check part
+    day, seq, check = refs[0].split("-")[1:]
+    wrong = f"12349-{day}-{seq}-{(int(check) + 1) % 1000:03d}"
+    assert (await api.get(f"/api/referrals/{wrong}", params={"phone_last4": "1234"})).status_code == 404
+    assert (await api.get(f"/api/referrals/{refs[0]}", params={"phone_last4": "1234"})).status_code == 200
+
+
+async def test_numbers_of_the_old_form_still_look_up(api, sessions):
+    ref = (await api.post("/api/referrals", json=referral())).json()["reference_no"]
+    old = "12349-20251130-" + ref.split("-")[2]
+    async with sessions() as s, s.begin():
+        t = await s.scalar(select(Ticket).where(Ticket.reference_no == ref))
+        t.reference_no = old
+    r = await api.get(f"/api/referrals/{old}", params={"phone_last4": "1234"})
+    assert r.status_code == 200 and r.json()["reference_no"] == old
