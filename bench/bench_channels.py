@@ -13,6 +13,7 @@ delivery throughput: 300 SMS queued at once, timed until the fake Twilio has the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,16 +29,11 @@ from bench.bench_bot import free_port, rasa_params, start_stack
 from bench.results import percentiles, write
 from hotline.settings import ROOT
 from tests.services.channels.conftest import (
-    ACCOUNT_ID,
-    OUR_NUMBER,
-    PUBLIC,
     TWILIO_SID,
     TWILIO_TOKEN,
-    WECHAT_AES_KEY,
-    WECHAT_APPID,
-    WECHAT_TOKEN,
     post_twilio,
     post_wechat,
+    provider_env,
     sms,
     wechat_text,
 )
@@ -142,31 +138,33 @@ async def measure(env: dict, base: str, rasa: str, twilio: FakeTwilio) -> dict:
     }
 
 
-async def run() -> dict:
+@contextlib.asynccontextmanager
+async def stack_with_fake_providers(**extra_env: str):
+    """The whole stack (`python -m hotline stack`) on free ports, WeChat and Twilio pointed at
+    fakes on 127.0.0.1: yields (env, services URL, Rasa URL, the stack's process, the fakes)."""
     wechat, twilio = await FakeWeChat().start(), await FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
     ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     with tempfile.TemporaryDirectory() as var:
         env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HOTLINE_VAR_DIR": var,
-               "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": PUBLIC, "AGENT_HOURS": "always",
-               "DELIVERY_INTERVAL_S": "0.5", "WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_APPID": WECHAT_APPID,
-               "WECHAT_SECRET": "secret", "WECHAT_AES_KEY": WECHAT_AES_KEY,
-               "WECHAT_ORIGINAL_ID": ACCOUNT_ID, "WECHAT_API_BASE": wechat.url,
-               "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-               "TWILIO_SMS_FROM": OUR_NUMBER, "TWILIO_API_BASE": twilio.url}
+               "LOG_LEVEL": "WARNING", **provider_env(wechat.url, twilio.url), **extra_env}
         for key in ("RASA_URL", "ACTIONS_URL", "SERVICES_URL"):
             env.pop(key, None)
         await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "hotline", "migrate"],
                                 cwd=ROOT, env=env, check=True)
         proc = await asyncio.to_thread(start_stack, env, Path(var) / "stack.log")
         try:
-            figures = await measure(env, f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
-                                    f"http://127.0.0.1:{ports['RASA_PORT']}", twilio)
+            yield (env, f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
+                   f"http://127.0.0.1:{ports['RASA_PORT']}", proc, {"wechat": wechat, "twilio": twilio})
         finally:
             proc.send_signal(signal.SIGINT)
             await asyncio.to_thread(proc.wait, 60)
             await wechat.stop()
             await twilio.stop()
-    return figures
+
+
+async def run() -> dict:
+    async with stack_with_fake_providers(DELIVERY_INTERVAL_S="0.5") as (env, base, rasa, _proc, fakes):
+        return await measure(env, base, rasa, fakes["twilio"])
 
 
 def main() -> None:

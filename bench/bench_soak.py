@@ -21,11 +21,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -33,24 +30,16 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.bench_bot import free_port, rasa_params, start_stack
+from bench.bench_bot import rasa_params
+from bench.bench_channels import stack_with_fake_providers
 from bench.results import RESULTS, write
 from hotline.settings import ROOT
 from tests.services.channels.conftest import (
-    ACCOUNT_ID,
-    OUR_NUMBER,
-    PUBLIC,
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    WECHAT_AES_KEY,
-    WECHAT_APPID,
-    WECHAT_TOKEN,
     post_twilio,
     post_wechat,
     sms,
     wechat_text,
 )
-from tests.services.fakes import FakeTwilio, FakeWeChat
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "10"))
 BASELINE_MINUTES = float(os.environ.get("SOAK_BASELINE_MINUTES", "2"))
@@ -302,30 +291,8 @@ async def measure(env: dict, base: str, rasa: str, stack: subprocess.Popen) -> d
 
 
 async def run() -> dict:
-    wechat, twilio = await FakeWeChat().start(), await FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
-    ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
-    with tempfile.TemporaryDirectory() as var:
-        env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HOTLINE_VAR_DIR": var,
-               "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": PUBLIC, "AGENT_HOURS": "always",
-               "WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_APPID": WECHAT_APPID,
-               "WECHAT_SECRET": "secret", "WECHAT_AES_KEY": WECHAT_AES_KEY,
-               "WECHAT_ORIGINAL_ID": ACCOUNT_ID, "WECHAT_API_BASE": wechat.url,
-               "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-               "TWILIO_SMS_FROM": OUR_NUMBER, "TWILIO_API_BASE": twilio.url}
-        for key in ("RASA_URL", "ACTIONS_URL", "SERVICES_URL"):
-            env.pop(key, None)
-        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "hotline", "migrate"],
-                                cwd=ROOT, env=env, check=True)
-        proc = await asyncio.to_thread(start_stack, env, Path(var) / "stack.log")
-        try:
-            figures = await measure(env, f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
-                                    f"http://127.0.0.1:{ports['RASA_PORT']}", proc)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            await asyncio.to_thread(proc.wait, 60)
-            await wechat.stop()
-            await twilio.stop()
-    return figures
+    async with stack_with_fake_providers() as (env, base, rasa, proc, _fakes):
+        return await measure(env, base, rasa, proc)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ free port, reached with a real HTTP client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -40,26 +41,26 @@ async def _admin(server_url: str):
     return await asyncpg.connect(url)
 
 
-@pytest.fixture(scope="session")
-async def settings(tmp_path_factory):
-    """Settings for this test run: its own database, its own Redis db number."""
-    base = Settings.from_env()
-    env = {k: v for k, v in os.environ.items()}
+@contextlib.asynccontextmanager
+async def isolated(base: Settings, tmp_path_factory, prefix: str, redis_db: str):
+    """Settings of their own: a fresh database (on the real PostgreSQL, else a SQLite file)
+    migrated with Alembic, a flushed Redis db number; the database is dropped afterwards."""
     db_name = None
     if base.uses_real_servers:
-        db_name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+        db_name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         conn = await _admin(base.database_url)
         try:
             await conn.execute(f'CREATE DATABASE "{db_name}"')
         finally:
             await conn.close()
-        env["DATABASE_URL"] = _with_path(base.database_url, f"/{db_name}")
+        database_url = Settings.from_env({"DATABASE_URL": _with_path(base.database_url,
+                                                                     f"/{db_name}")}).database_url
     else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    if base.redis_url:
-        env["REDIS_URL"] = _with_path(base.redis_url, "/" + os.environ.get("REDIS_TEST_DB", "13"))
-    env["HOTLINE_VAR_DIR"] = str(tmp_path_factory.mktemp("var"))
-    s = Settings.from_env(env)
+        database_url = Settings.from_env({"DATABASE_URL": "sqlite:///" + str(
+            tmp_path_factory.mktemp(prefix) / "test.db")}).database_url
+    redis_url = _with_path(base.redis_url, f"/{redis_db}") if base.redis_url else None
+    s = replace(base, database_url=database_url, redis_url=redis_url,
+                var_dir=tmp_path_factory.mktemp(f"{prefix}_var"))
     await asyncio.to_thread(upgrade, s)
     if s.redis_url:
         from hotline.cache import create_redis
@@ -67,13 +68,23 @@ async def settings(tmp_path_factory):
         r = create_redis(s.redis_url)
         await r.flushdb()
         await r.aclose()
-    yield s
-    if db_name:
-        conn = await _admin(base.database_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    try:
+        yield s
+    finally:
+        if db_name:
+            conn = await _admin(base.database_url)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(tmp_path_factory):
+    """Settings for this test run: its own database, its own Redis db number."""
+    async with isolated(Settings.from_env(), tmp_path_factory, "hotline_test",
+                        os.environ.get("REDIS_TEST_DB", "13")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

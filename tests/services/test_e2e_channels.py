@@ -20,17 +20,13 @@ from sqlalchemy import select
 
 from channels.models import Conversation
 from tests.services.channels.conftest import (
-    ACCOUNT_ID,
     OUR_NUMBER,
-    PUBLIC,
     TWILIO_SID,
     TWILIO_TOKEN,
-    WECHAT_AES_KEY,
-    WECHAT_APPID,
-    WECHAT_TOKEN,
     new_phone,
     post_twilio,
     post_wechat,
+    provider_env,
     read_reply,
     sms,
     wechat_text,
@@ -53,12 +49,8 @@ async def providers():
 
 @pytest.fixture(scope="module")
 async def stack(settings, tmp_path_factory, providers):
-    env = {"PUBLIC_BASE_URL": PUBLIC, "AGENT_HOURS": "always", "DELIVERY_INTERVAL_S": "1",
-           "WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_APPID": WECHAT_APPID, "WECHAT_SECRET": "secret",
-           "WECHAT_AES_KEY": WECHAT_AES_KEY, "WECHAT_ORIGINAL_ID": ACCOUNT_ID,
-           "WECHAT_API_BASE": providers["wechat"].url, "TWILIO_ACCOUNT_SID": TWILIO_SID,
-           "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_SMS_FROM": OUR_NUMBER,
-           "TWILIO_API_BASE": providers["twilio"].url}
+    env = {**provider_env(providers["wechat"].url, providers["twilio"].url),
+           "DELIVERY_INTERVAL_S": "1"}
     async with running_stack(settings, tmp_path_factory, env) as running:
         yield running
 

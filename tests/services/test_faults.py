@@ -24,14 +24,9 @@ from referral import service
 from referral.access import Viewer
 from referral.models import OutboxMessage, SlaEvent, Ticket
 from tests.services.channels.conftest import (
-    ACCOUNT_ID,
-    OUR_NUMBER,
-    PUBLIC,
     TWILIO_SID,
     TWILIO_TOKEN,
-    WECHAT_AES_KEY,
-    WECHAT_APPID,
-    WECHAT_TOKEN,
+    provider_env,
     read_reply,
     sms,
     twilio_signed,
@@ -71,12 +66,8 @@ async def world(settings, tmp_path_factory):
            "REDIS_URL": _via(settings.redis_url, redis.port, f"/{FAULT_REDIS_DB}"),
            "RASA_URL": rasa.url, "RASA_TIMEOUT_S": "3", "HOTLINE_VAR_DIR": str(settings.var_dir),
            "LOG_LEVEL": "WARNING", "WORKER_INTERVAL_S": "1", "DELIVERY_INTERVAL_S": "0.5",
-           "AGENT_HOURS": "always", "PUBLIC_BASE_URL": PUBLIC, "WECHAT_TOKEN": WECHAT_TOKEN,
-           "WECHAT_APPID": WECHAT_APPID, "WECHAT_SECRET": "secret", "WECHAT_AES_KEY": WECHAT_AES_KEY,
-           "WECHAT_ORIGINAL_ID": ACCOUNT_ID, "WECHAT_API_BASE": wechat.url,
-           "WECHAT_PASSIVE_BUDGET_S": "1.5", "TWILIO_ACCOUNT_SID": TWILIO_SID,
-           "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_SMS_FROM": OUR_NUMBER,
-           "TWILIO_API_BASE": twilio.url, "TWILIO_BUDGET_S": "2"}
+           **provider_env(wechat.url, twilio.url),
+           "WECHAT_PASSIVE_BUDGET_S": "1.5", "TWILIO_BUDGET_S": "2"}
     import os
 
     env = {**{k: v for k, v in os.environ.items() if k not in ("SERVICES_API_TOKEN",)}, **env}

@@ -39,7 +39,7 @@ import traceback
 import uuid
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode
@@ -58,7 +58,6 @@ from twilio.request_validator import RequestValidator
 from console import auth as console_auth
 from console import users
 from hotline.auth import access_of
-from hotline.migrate import upgrade
 from rules.regions import region_codes
 from rules.screen_request import (
     AREAS,
@@ -79,7 +78,7 @@ from tests.services.channels.conftest import (
     crypto,
     wechat_signature,
 )
-from tests.services.conftest import _admin, _with_path, serve, shutdown
+from tests.services.conftest import isolated, serve, shutdown
 from tests.services.fakes import FakeRasa, FakeTwilio, FakeWeChat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -351,35 +350,8 @@ class Target:
 @pytest.fixture(scope="module")
 async def fuzz_settings(settings, tmp_path_factory):
     """This module's own database and Redis db (see the module docstring)."""
-    db_name = None
-    if settings.uses_real_servers:
-        db_name = f"hotline_fuzz_{uuid.uuid4().hex[:10]}"
-        conn = await _admin(settings.database_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{db_name}"')
-        finally:
-            await conn.close()
-        database_url = _with_path(settings.database_url, f"/{db_name}")
-    else:  # the same driver prefix as the run's own SQLite URL
-        database_url = (settings.database_url.split("///")[0] + "///"
-                        + str(tmp_path_factory.mktemp("fuzzdb") / "fuzz.db"))
-    redis_url = _with_path(settings.redis_url, f"/{REDIS_DB}") if settings.redis_url else None
-    s = replace(settings, database_url=database_url, redis_url=redis_url,
-                var_dir=tmp_path_factory.mktemp("fuzzvar"))
-    await asyncio.to_thread(upgrade, s)
-    if redis_url:
-        from hotline.cache import create_redis
-
-        r = create_redis(redis_url)
-        await r.flushdb()
-        await r.aclose()
-    yield s
-    if db_name:
-        conn = await _admin(settings.database_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    async with isolated(settings, tmp_path_factory, "hotline_fuzz", str(REDIS_DB)) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

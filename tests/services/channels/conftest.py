@@ -28,6 +28,16 @@ OUR_NUMBER = "+8657112349"
 PUBLIC = "https://hotline.example.gov.cn"  # what Twilio and WeChat call (a proxy in front)
 
 
+def provider_env(wechat_url: str, twilio_url: str) -> dict[str, str]:
+    """The environment of a whole stack with WeChat (safe mode) and Twilio pointed at the fakes:
+    for the end-to-end tests, the fault tests and the benchmarks."""
+    return {"PUBLIC_BASE_URL": PUBLIC, "AGENT_HOURS": "always", "WECHAT_TOKEN": WECHAT_TOKEN,
+            "WECHAT_APPID": WECHAT_APPID, "WECHAT_SECRET": "secret", "WECHAT_AES_KEY": WECHAT_AES_KEY,
+            "WECHAT_ORIGINAL_ID": ACCOUNT_ID, "WECHAT_API_BASE": wechat_url,
+            "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_SMS_FROM": OUR_NUMBER, "TWILIO_API_BASE": twilio_url}
+
+
 @pytest.fixture(scope="module")
 async def fakes():
     rasa, wechat = await FakeRasa().start(), await FakeWeChat().start()
