@@ -245,29 +245,80 @@ def parse_mobile(text: Optional[str]) -> Optional[str]:
 
 
 def parse_last4(text: Optional[str]) -> Optional[str]:
-    """The last 4 digits of a phone: '1234', '尾号1234', '幺二三四', or a whole mobile number."""
+    """The last 4 digits of a phone: '1234', '尾号1234', '幺二三四', or a whole mobile number;
+    never the sequence of a reference number said with them (12349-20261202-0007-386 尾号1234)."""
     text = digits_as_read(text)
     mobile = parse_mobile(text)
     if mobile:
         return mobile[-4:]
+    text = _reference(text)[1]
     digits = re.findall(r"(?<!\d)(\d[\s\-]?\d[\s\-]?\d[\s\-]?\d)(?!\d)", text)
     if len(digits) == 1:
         return re.sub(r"\D", "", digits[0])
     return None
 
 
-_REFERENCE = re.compile(r"12349\D{0,3}(20\d{6})\D{0,3}(\d{4})(?:\D{0,3}(\d{3}))?(?!\d)")
+# A reference number: 12349, the day (20YYMMDD), the day's sequence (4 digits, more past 9999)
+# and, on numbers filed since 2026-12, a check part of 3 random digits (referral/domain.py).
+# Citizens write the parts with dashes, spaces, 杠 or nothing between them, and speech
+# recognisers break them into groups anywhere: the digits are read as groups, each after at most
+# 3 other characters, and the parts are counted off them.
+_REF_START = re.compile(r"(?<!\d)1\s*2\s*3\s*4\s*9")
+_REF_GROUP = re.compile(r"\D{0,3}(\d+)")
+_REF_DAY = re.compile(r"20\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_SPACED_DIGITS = re.compile(r"(?<!\d)\d(?:\s+\d(?!\d))+")  # 1 2 3 4 9: read out digit by digit
+
+
+def _reference_at(text: str, pos: int) -> Optional[tuple[str, int]]:
+    """The number whose 12349 ends at pos, and where it ends."""
+    groups: list[tuple[str, int]] = []  # digits, where they end
+    while len(groups) < 12 and (m := _REF_GROUP.match(text, pos)):
+        groups.append((m.group(1), m.end()))
+        pos = m.end()
+    day = "".join(g for g, _ in groups)[:8]
+    if not _REF_DAY.fullmatch(day):
+        return None
+    # What follows the day, in the groups it came in (the day may end inside one: 1234920261202…)
+    rest, seen = [], 0
+    for digits, end in groups:
+        if seen + len(digits) > 8:
+            rest.append((digits[max(0, 8 - seen):], end))
+        seen += len(digits)
+    seq, end = "", 0
+    while rest and len(seq) < 4:
+        digits, end = rest.pop(0)
+        seq += digits
+    if 7 <= len(seq) <= 9:  # run together: 0007386 is the sequence 0007 and the check part 386
+        return f"12349-{day}-{seq[:-3]}-{seq[-3:]}", end
+    if not 4 <= len(seq) <= 6:
+        return None
+    check, check_end = "", end
+    while rest and len(check) < 3:
+        digits, check_end = rest.pop(0)
+        check += digits
+    # Exactly 3 digits after the sequence are its check part; anything else (尾号1234 after a
+    # number of the old form, which has none) is not part of the number.
+    if len(check) == 3:
+        return f"12349-{day}-{seq}-{check}", check_end
+    return f"12349-{day}-{seq}", end
+
+
+def _reference(text: Optional[str]) -> tuple[Optional[str], str]:
+    """The reference number in the text, and the text without it (digits as read)."""
+    text = _SPACED_DIGITS.sub(lambda m: re.sub(r"\s+", "", m.group(0)), digits_as_read(text))
+    for start in _REF_START.finditer(text):
+        found = _reference_at(text, start.end())
+        if found:
+            return found[0], f"{text[:start.start()]} {text[found[1]:]}"
+    return None, text
 
 
 def parse_reference_no(text: Optional[str]) -> Optional[str]:
-    """12349-20261122-0001-386 (the day, its sequence, a 3-digit check part; numbers filed
-    before the check part existed end after the sequence), also typed with spaces, other
-    dashes or none at all, or read out digit by digit (幺二三四九 二零二六…)."""
-    text = re.sub(r"(?<=\d)\s+(?=\d)", "", digits_as_read(text))
-    m = _REFERENCE.search(text)
-    if not m:
-        return None
-    return "-".join(filter(None, ("12349", m.group(1), m.group(2), m.group(3))))
+    """12349-20261202-0007-386 (the day, its sequence, a check part of 3 digits), and numbers of
+    the old form without the check part (12349-20261122-0001), also typed with spaces, other
+    dashes or none at all, in full-width digits, or read out digit by digit (幺二三四九 二零二六…
+    as a speech recogniser writes it)."""
+    return _reference(text)[0]
 
 
 _STREET = re.compile(r"([\u4e00-\u9fa5]{1,8}?(?:街道办事处|街道办|街道|镇|乡|苏木))")
