@@ -47,7 +47,8 @@ DEDUPE_TTL_S = 24 * 3600  # providers retry within minutes; a day is plenty
 POLL_S = 0.2  # a waiter in another process than the bot's turn looks this often
 LATE_GRACE_S = 0.5
 ANSWER_TTL_S = 24 * 3600  # the bot's answer kept in Redis until it is stored (a failed write)
-RETRY_BASE_S, RETRY_MAX_S = 5.0, 300.0  # the sweep's backoff while the bot stays down
+# The sweep's backoff while the bot stays down: a citizen waits at most RETRY_MAX_S after it is back.
+RETRY_BASE_S, RETRY_MAX_S = 2.0, 30.0
 
 
 TURN_MARGIN_S = 10.0  # a turn's database work around the Rasa call

@@ -173,7 +173,7 @@ async def _faults(world) -> list[str]:
     return done
 
 
-async def _quiet(sessions, seconds: float = 90) -> None:
+async def _quiet(sessions, seconds: float = 150) -> None:
     """Until nothing waits: every message answered, every outbound message final."""
     for _ in range(int(seconds * 2)):
         async with sessions() as s:
@@ -184,7 +184,12 @@ async def _quiet(sessions, seconds: float = 90) -> None:
         if not waiting and not pending:
             return
         await asyncio.sleep(0.5)
-    raise AssertionError(f"still waiting after {seconds} s: {waiting} messages, {pending} notices")
+    async with sessions() as s:
+        stuck = [(m.id, m.direction, m.state, m.attempts, m.next_attempt_at, m.lease_until, m.detail)
+                 for m in await s.scalars(select(Message).where(
+                     Message.state.in_(("received", "ready", "queued", "sending"))))]
+    raise AssertionError(f"still waiting after {seconds} s: {waiting} messages, {pending} notices: "
+                         f"{stuck}")
 
 
 async def test_nothing_lost_nothing_doubled_through_faults(world, sessions):
