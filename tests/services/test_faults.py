@@ -8,6 +8,7 @@ notice is sent once; SLA events and escalations are recorded once."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import uuid
@@ -33,6 +34,7 @@ from tests.services.channels.conftest import (
     wechat_request,
     wechat_text,
 )
+from tests.services.conftest import free_port
 from tests.services.fakes import FakeRasa, FakeTwilio, FakeWeChat
 from tests.services.faults import Process, Proxy, processes
 
@@ -68,11 +70,9 @@ async def world(settings, tmp_path_factory):
            "LOG_LEVEL": "WARNING", "WORKER_INTERVAL_S": "1", "DELIVERY_INTERVAL_S": "0.5",
            **provider_env(wechat.url, twilio.url),
            "WECHAT_PASSIVE_BUDGET_S": "1.5", "TWILIO_BUDGET_S": "2"}
-    import os
-
     env = {**{k: v for k, v in os.environ.items() if k not in ("SERVICES_API_TOKEN",)}, **env}
     logs = tmp_path_factory.mktemp("faults")
-    apps = [Process("serve", env, logs, f"app{i}", port=_free()) for i in (1, 2)]
+    apps = [Process("serve", env, logs, f"app{i}", port=free_port()) for i in (1, 2)]
     workers = [Process("worker", env, logs, f"worker{i}") for i in (1, 2)]
     async with processes(*apps, *workers):
         yield {"apps": apps, "workers": workers, "db": db, "redis": redis, "rasa": rasa,
@@ -82,12 +82,6 @@ async def world(settings, tmp_path_factory):
         await fake.stop()
     await db.stop()
     await redis.stop()
-
-
-def _free() -> int:
-    from tests.services.conftest import free_port
-
-    return free_port()
 
 
 class Citizen:
