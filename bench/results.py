@@ -12,9 +12,11 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    if len(samples_ms) < 2:
+        return {"n": len(samples_ms)}
     qs = statistics.quantiles(samples_ms, n=100, method="inclusive")
     return {"n": len(samples_ms), "p50_ms": round(qs[49], 3), "p95_ms": round(qs[94], 3),
-            "max_ms": round(max(samples_ms), 3)}
+            "p99_ms": round(qs[98], 3), "max_ms": round(max(samples_ms), 3)}
 
 
 def write(name: str, figures: dict) -> Path:
