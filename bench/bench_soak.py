@@ -13,8 +13,9 @@ the per-client limits count citizens, as behind the real reverse proxy.
 
 Baseline in the same run: the same 50 citizens, scripts and think times straight to Rasa's REST
 channel for SOAK_BASELINE_MINUTES (2), in one-minute windows spread between the channels'
-windows, so that a busy spell of the shared machine weighs on both. Between windows the citizens
-finish the turn they are in and the platform is let drain (every stored message answered).
+windows, so that a busy spell of the shared machine weighs on both. At a window's end no citizen
+begins a new conversation, the ones begun are finished, and the platform is let drain (every
+stored message answered) before the next window.
 
 Figures (bench/results/soak.json): per phase and channel, the answer latency as the citizen
 sees it (message sent to first answer received) and the webhook's own response time, p50/p95/
@@ -191,9 +192,7 @@ class Citizen:
         while time.monotonic() < until:
             self.new_person()
             script = random.choice(MIX)
-            for text in SCRIPTS[script]:
-                if time.monotonic() >= until:
-                    return
+            for text in SCRIPTS[script]:  # a conversation begun is finished
                 try:
                     got = await self.say(text.format(phone=self.phone[3:]))
                 except httpx.HTTPError as exc:
@@ -203,8 +202,7 @@ class Citizen:
                 else:
                     rec.add(self.phase, self.channel, *got)
                 await asyncio.sleep(random.uniform(*THINK_S))
-            else:
-                rec.help_finished += script == "help"
+            rec.help_finished += script == "help"
 
 
 def _processes(stack: subprocess.Popen) -> dict[str, psutil.Process]:
@@ -386,7 +384,7 @@ async def measure(env: dict, base: str, rasa: str, stack: subprocess.Popen, fake
             people = [Citizen(phase, ch, http, rasa, token, inboxes, n)
                       for n, ch in enumerate(ch for ch, k in CHANNELS.items() for _ in range(k))]
             await asyncio.gather(*(p.live(rec, t0 + seconds) for p in people))
-            spent[phase] += time.monotonic() - t0  # the last turns of the window included
+            spent[phase] += time.monotonic() - t0  # the conversations finished included
             await _drain(sf, started)
     stop.set()
     await sampler
