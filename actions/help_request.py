@@ -29,6 +29,7 @@ _NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|�
 _DONT_KNOW = re.compile(r"^(不知道|不清楚|不晓得|说不好|不记得)")
 _QUESTION = re.compile(r"[?？]|吗|呢$|多少|怎么|咋|啥|什么|哪|几|能不能|可不可以|要不要|是不是")
 _SENTENCE = re.compile(r"[我你他她俺咱说啊吧呀了不没是有就都这那个]")  # words of a sentence, not of a place name
+_NUMBER_ONLY = re.compile(r"^[\dXx\s+\-（）()]+$")  # a phone or ID number sent again, not what happened
 _NO_PHONE = re.compile(r"(没有?手机|没得手机|没电话|没有电话|不用手机|不会用手机|手机坏|记不(住|得))")
 ANONYMOUS = "（未留姓名）"
 _APPLY = re.compile(r"(申请|想要|想办|要办|办个|办理|吃上|评上|纳入|给我办|帮我办|能不能吃)")
@@ -246,7 +247,8 @@ class ValidateHelpForm(InterruptibleFormValidation):
     async def validate_help_description(self, value: Any, dispatcher: CollectingDispatcher,
                                         tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = str(value or "").strip()
-        if len(text) < 2 or latest_intent(tracker)[0] == "dont_know" or _DONT_KNOW.match(text):
+        if (len(text) < 2 or latest_intent(tracker)[0] == "dont_know" or _DONT_KNOW.match(text)
+                or _NUMBER_ONLY.match(text)):
             dispatcher.utter_message(response="utter_description_help")
             return {"help_description": None}
         return {"help_description": text[:MAX_DESCRIPTION]}

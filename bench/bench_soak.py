@@ -40,6 +40,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import psutil
@@ -48,7 +49,7 @@ from bench.bench_bot import rasa_params
 from bench.bench_channels import stack_with_fake_providers
 from bench.results import RESULTS, percentiles, write
 from hotline.settings import ROOT
-from tests.services.channels.conftest import post_twilio, post_wechat, sms, wechat_text
+from tests.services.channels.conftest import post_twilio, post_wechat, read_reply, sms, wechat_text
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "10"))
 BASELINE_MINUTES = float(os.environ.get("SOAK_BASELINE_MINUTES", "2"))
@@ -57,13 +58,25 @@ ANSWER_WAIT_S = float(os.environ.get("SOAK_ANSWER_WAIT_S", "90"))
 CHANNELS = {"web": 20, "wechat": 15, "sms": 15}
 SAMPLE_S = 10.0
 DRAIN_S = 120.0
-SCRIPTS = {
+SCRIPTS = {  # said in this order, whatever the bot answers
     "policy": ["你好", "低保是什么", "株洲的标准是多少", "要带什么材料", "多久能批下来", "谢谢"],
-    "eligibility": ["我家能吃低保吗", "株洲", "三口人", "城里", "一个月一千五", "没有存款", "谢谢"],
-    "help": ["我想申请临时救助", "株洲", "荷塘区", "家里老人住院了没钱交费", "我叫王秀英",
-             "{phone}", "是的", "谢谢"],
     "status": ["我想查一下办得怎么样了", "不知道", "谢谢"],
 }
+# Forms: the citizen opens with the first line, then answers the question the bot asked (a cue in
+# its latest message), as a person does, whatever order the form asks in on that channel (the web
+# page tells the region, an SMS number is known), until the bot asks nothing the citizen knows
+# (it gave the result, or filed the request: DONE), then says thanks.
+FORMS = {
+    "eligibility": ("我家能吃低保吗", [
+        ("哪个地区", "株洲"), ("几口人", "三口人"), ("城里（城镇）", "城里"),
+        ("每个月一共收入", "一个月一千五"), ("存款、现金", "没有存款"),
+        ("能养您", "没有，孩子在外地顾不上"), ("还能干活", "干不动了")]),
+    "help": ("我想申请临时救助", [
+        ("怎么称呼", "我叫王秀英"), ("号码", "{phone}"), ("哪个地区", "株洲"), ("乡镇或街道", "月塘街道"),
+        ("遇到了什么困难", "家里老人住院了没钱交费")]),
+}
+DONE = "编号"  # the request filed: the reference number told
+FORM_TURNS = 12
 MIX = ["policy"] * 4 + ["eligibility"] * 3 + ["help"] * 2 + ["status"]
 
 
@@ -75,10 +88,12 @@ class Inbox(list):
         super().__init__()
         self.key, self.text_of = key, text_of
         self.answers: Counter = Counter()
+        self.texts: dict[str, list[str]] = {}  # everything each citizen was sent, notices too
         self._events: dict[str, asyncio.Event] = {}
 
     def append(self, item) -> None:
         super().append(item)
+        self.texts.setdefault(item.get(self.key), []).append(self.text_of(item) or "")
         if self.text_of(item) not in _notices():  # "kept, we answer soon" is not an answer
             who = item.get(self.key)
             self.answers[who] += 1
@@ -111,7 +126,7 @@ class Recorder:
         self.samples: list[tuple[float, str, str, float, float]] = []  # at, phase, ch, answer, hook
         self.errors: Counter = Counter()
         self.told_to_wait = 0
-        self.help_finished = 0
+        self.forms: Counter = Counter()  # "help started", "help told its number", …
 
     def add(self, phase: str, channel: str, answer_ms: float, webhook_ms: float) -> None:
         self.samples.append((time.monotonic() - self.t0, phase, channel, answer_ms, webhook_ms))
@@ -139,13 +154,17 @@ class Citizen:
         self.phone = f"+86136{uuid.uuid4().int % 10**8:08d}"
 
     async def say(self, text: str) -> tuple[float, float] | str:
-        """(answer ms, webhook ms), or what went wrong."""
+        """(answer ms, webhook ms), or what went wrong; what the bot said is left in `heard`."""
+        self.passive, self.mark = [], None
         t0 = time.perf_counter()
         if self.phase == "baseline":
             r = await self.http.post(f"{self.rasa}/webhooks/rest/webhook", params=self.token,
                                      json={"sender": f"soak-{self.who}", "message": text})
             hook = time.perf_counter() - t0
-            return (hook * 1000, hook * 1000) if r.status_code < 400 else f"HTTP {r.status_code}"
+            if r.status_code >= 400:
+                return f"HTTP {r.status_code}"
+            self.passive = [m.get("text") or "" for m in r.json()]
+            return hook * 1000, hook * 1000
         if self.channel == "web":
             r = await self.http.post("/channels/web/messages", headers=self.address, json={
                 "sender": f"soak-{self.who}", "text": text, "message_id": str(uuid.uuid4()),
@@ -154,25 +173,38 @@ class Citizen:
             if r.status_code >= 400 and r.status_code != 503:  # 503: kept, answered later
                 return f"HTTP {r.status_code}"
             body = r.json()
-            answered = any(m.get("text") not in _notices() for m in body.get("replies") or [])
+            self.passive = [m.get("text") or "" for m in body.get("replies") or []]
+            answered = any(t not in _notices() for t in self.passive)
             if not answered and not await self._web_wait(body["message_id"], t0):
                 return "no answer"
         else:
             inbox = self.inboxes[self.channel]
             key = self.openid if self.channel == "wechat" else self.phone
-            seen = inbox.answers[key]
+            seen, self.mark = inbox.answers[key], (inbox, key, len(inbox.texts.get(key, [])))
             if self.channel == "wechat":
                 r = await post_wechat(self.http, wechat_text(self.openid, text))
                 answered = r.status_code == 200 and r.text != "success"  # a passive reply
+                if answered:
+                    self.passive = [read_reply(r.text).get("Content") or ""]
             else:
                 r = await post_twilio(self.http, "/channels/sms/twilio", sms(text, self.phone))
                 answered = "<Message>" in r.text
+                if answered:
+                    self.passive = [m.text or "" for m in ElementTree.fromstring(r.text).iter("Message")]
             hook = time.perf_counter() - t0
             if r.status_code >= 400:
                 return f"HTTP {r.status_code}"
             if not answered and not await inbox.wait(key, seen, ANSWER_WAIT_S - hook):
                 return "no answer"
         return (time.perf_counter() - t0) * 1000, hook * 1000
+
+    def heard(self) -> list[str]:
+        """What the bot said to the last message: its reply, and what the outbound path has
+        delivered since (read when the citizen has read it: after thinking)."""
+        if self.mark is None:
+            return self.passive
+        inbox, key, at = self.mark
+        return self.passive + inbox.texts.get(key, [])[at:]
 
     async def _web_wait(self, after: int, t0: float) -> bool:
         """The chat page's long poll, until the bot's answer shows."""
@@ -185,24 +217,50 @@ class Citizen:
             for m in r.json()["messages"]:
                 after = max(after, m["id"])
                 if m["author"] == "bot":
-                    return True
+                    self.passive.append(m.get("text") or "")
+            if any(t not in _notices() for t in self.passive):
+                return True
         return False
+
+    async def turn(self, rec: Recorder, text: str) -> None:
+        try:
+            got = await self.say(text.format(phone=self.phone[3:]))
+        except httpx.HTTPError as exc:
+            got = type(exc).__name__
+        if isinstance(got, str):
+            rec.error(self.phase, self.channel, got)
+        else:
+            rec.add(self.phase, self.channel, *got)
+        await asyncio.sleep(random.uniform(*THINK_S))
+
+    async def fill(self, rec: Recorder, form: str) -> None:
+        """A form: the opening line, then the answer to what was asked, until nothing is."""
+        opening, cues = FORMS[form]
+        rec.forms[f"{form} started"] += 1
+        await self.turn(rec, opening)
+        for _ in range(FORM_TURNS):
+            said = "".join(self.heard())  # an SMS comes in parts: (1/2) … (2/2)
+            if DONE in said:
+                rec.forms[f"{form} told its reference number"] += 1
+                break
+            # The question asked last: "no name is fine" then "your phone?" is answered with the phone.
+            asked = max(((said.rfind(cue), a) for cue, a in cues if cue in said), default=None)
+            answer = asked and asked[1]
+            if answer is None:  # a result, or a question this citizen has no answer for
+                rec.forms[f"{form} answered" if form != "help" else f"help stopped at: {said[-30:]}"] += 1
+                break
+            await self.turn(rec, answer)
+        await self.turn(rec, "谢谢")
 
     async def live(self, rec: Recorder, until: float) -> None:
         while time.monotonic() < until:
             self.new_person()
             script = random.choice(MIX)
-            for text in SCRIPTS[script]:  # a conversation begun is finished
-                try:
-                    got = await self.say(text.format(phone=self.phone[3:]))
-                except httpx.HTTPError as exc:
-                    got = type(exc).__name__
-                if isinstance(got, str):
-                    rec.error(self.phase, self.channel, got)
-                else:
-                    rec.add(self.phase, self.channel, *got)
-                await asyncio.sleep(random.uniform(*THINK_S))
-            rec.help_finished += script == "help"
+            if script in FORMS:
+                await self.fill(rec, script)  # a conversation begun is finished
+                continue
+            for text in SCRIPTS[script]:
+                await self.turn(rec, text)
 
 
 def _processes(stack: subprocess.Popen) -> dict[str, psutil.Process]:
@@ -412,7 +470,7 @@ async def measure(env: dict, base: str, rasa: str, stack: subprocess.Popen, fake
         "processes": _memory_figures(memory),
         "stored_to_answered": stored["latency"],
         "citizens_told_to_wait": stored["told_to_wait"],
-        "help_conversations_finished": rec.help_finished, "tickets_filed": stored["tickets"],
+        "forms": dict(rec.forms), "tickets_filed": stored["tickets"],
         "plot": str((RESULTS / "soak.svg").relative_to(ROOT)),
     }
 
