@@ -40,16 +40,24 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from xml.etree import ElementTree
 
 import httpx
 import psutil
 
 from bench.bench_bot import rasa_params
 from bench.bench_channels import stack_with_fake_providers
+from bench.dialogues import REFERENCE
 from bench.results import RESULTS, percentiles, write
 from hotline.settings import ROOT
-from tests.services.channels.conftest import post_twilio, post_wechat, read_reply, sms, wechat_text
+from tests.services.channels.conftest import (
+    answer_for,
+    post_twilio,
+    post_wechat,
+    read_reply,
+    sms,
+    twiml_messages,
+    wechat_text,
+)
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "10"))
 BASELINE_MINUTES = float(os.environ.get("SOAK_BASELINE_MINUTES", "2"))
@@ -65,7 +73,7 @@ SCRIPTS = {  # said in this order, whatever the bot answers
 # Forms: the citizen opens with the first line, then answers the question the bot asked (a cue in
 # its latest message), as a person does, whatever order the form asks in on that channel (the web
 # page tells the region, an SMS number is known), until the bot asks nothing the citizen knows
-# (it gave the result, or filed the request: DONE), then says thanks.
+# (it gave the result, or told the request's reference number), then says thanks.
 FORMS = {
     "eligibility": ("我家能吃低保吗", [
         ("哪个地区", "株洲"), ("几口人", "三口人"), ("城里（城镇）", "城里"),
@@ -75,7 +83,6 @@ FORMS = {
         ("怎么称呼", "我叫王秀英"), ("号码", "{phone}"), ("哪个地区", "株洲"), ("乡镇或街道", "月塘街道"),
         ("遇到了什么困难", "家里老人住院了没钱交费")]),
 }
-DONE = "编号"  # the request filed: the reference number told
 FORM_TURNS = 12
 MIX = ["policy"] * 4 + ["eligibility"] * 3 + ["help"] * 2 + ["status"]
 
@@ -87,24 +94,25 @@ class Inbox(list):
     def __init__(self, key, text_of):
         super().__init__()
         self.key, self.text_of = key, text_of
-        self.answers: Counter = Counter()
         self.texts: dict[str, list[str]] = {}  # everything each citizen was sent, notices too
         self._events: dict[str, asyncio.Event] = {}
 
     def append(self, item) -> None:
         super().append(item)
-        self.texts.setdefault(item.get(self.key), []).append(self.text_of(item) or "")
-        if self.text_of(item) not in _notices():  # "kept, we answer soon" is not an answer
-            who = item.get(self.key)
-            self.answers[who] += 1
-            if (event := self._events.pop(who, None)) is not None:
-                event.set()
+        who, text = item.get(self.key), self.text_of(item) or ""
+        self.texts.setdefault(who, []).append(text)
+        if text not in _notices() and (event := self._events.pop(who, None)) is not None:
+            event.set()
+
+    def answers(self, who: str) -> int:
+        """How many answers `who` was sent ("kept, we answer soon" is not an answer)."""
+        return sum(text not in _notices() for text in self.texts.get(who, []))
 
     async def wait(self, who: str, seen: int, timeout: float) -> bool:
         """Until `who` has more than `seen` answers, or `timeout` passes."""
         loop = asyncio.get_running_loop()
         until = loop.time() + timeout
-        while self.answers[who] <= seen:
+        while self.answers(who) <= seen:
             event = self._events.setdefault(who, asyncio.Event())
             try:
                 await asyncio.wait_for(event.wait(), max(until - loop.time(), 0))
@@ -125,7 +133,6 @@ class Recorder:
         self.t0 = t0
         self.samples: list[tuple[float, str, str, float, float]] = []  # at, phase, ch, answer, hook
         self.errors: Counter = Counter()
-        self.told_to_wait = 0
         self.forms: Counter = Counter()  # "help started", "help told its number", …
 
     def add(self, phase: str, channel: str, answer_ms: float, webhook_ms: float) -> None:
@@ -152,6 +159,8 @@ class Citizen:
         self.who = uuid.uuid4().hex[:10]
         self.openid = f"o{self.who}{'x' * 17}"
         self.phone = f"+86136{uuid.uuid4().int % 10**8:08d}"
+        self.passive: list[str] = []  # the bot's reply to the last message, as the webhook gave it
+        self.mark = None  # (inbox, key, index) where later deliveries to this person begin
 
     async def say(self, text: str) -> tuple[float, float] | str:
         """(answer ms, webhook ms), or what went wrong; what the bot said is left in `heard`."""
@@ -180,7 +189,7 @@ class Citizen:
         else:
             inbox = self.inboxes[self.channel]
             key = self.openid if self.channel == "wechat" else self.phone
-            seen, self.mark = inbox.answers[key], (inbox, key, len(inbox.texts.get(key, [])))
+            seen, self.mark = inbox.answers(key), (inbox, key, len(inbox.texts.get(key, [])))
             if self.channel == "wechat":
                 r = await post_wechat(self.http, wechat_text(self.openid, text))
                 answered = r.status_code == 200 and r.text != "success"  # a passive reply
@@ -190,7 +199,7 @@ class Citizen:
                 r = await post_twilio(self.http, "/channels/sms/twilio", sms(text, self.phone))
                 answered = "<Message>" in r.text
                 if answered:
-                    self.passive = [m.text or "" for m in ElementTree.fromstring(r.text).iter("Message")]
+                    self.passive = twiml_messages(r.text)
             hook = time.perf_counter() - t0
             if r.status_code >= 400:
                 return f"HTTP {r.status_code}"
@@ -240,12 +249,10 @@ class Citizen:
         await self.turn(rec, opening)
         for _ in range(FORM_TURNS):
             said = "".join(self.heard())  # an SMS comes in parts: (1/2) … (2/2)
-            if DONE in said:
+            if REFERENCE.search(said):
                 rec.forms[f"{form} told its reference number"] += 1
                 break
-            # The question asked last: "no name is fine" then "your phone?" is answered with the phone.
-            asked = max(((said.rfind(cue), a) for cue, a in cues if cue in said), default=None)
-            answer = asked and asked[1]
+            answer = answer_for(said, cues)
             if answer is None:  # a result, or a question this citizen has no answer for
                 rec.forms[f"{form} answered" if form != "help" else f"help stopped at: {said[-30:]}"] += 1
                 break

@@ -23,12 +23,14 @@ from tests.services.channels.conftest import (
     OUR_NUMBER,
     TWILIO_SID,
     TWILIO_TOKEN,
+    answer_for,
     new_phone,
     post_twilio,
     post_wechat,
     provider_env,
     read_reply,
     sms,
+    twiml_messages,
     wechat_text,
 )
 from tests.services.fakes import FakeTwilio, FakeWeChat
@@ -80,7 +82,7 @@ async def fill_help_form(say) -> str:
     for _ in range(8):
         if found := REFERENCE.search(reply):
             return found.group(0)
-        answer = next((a for cue, a in ANSWERS if cue in reply), None)
+        answer = answer_for(reply, ANSWERS)
         assert answer, f"unexpected question: {reply}"
         reply = await say(answer)
     raise AssertionError(f"no reference number: {reply}")
@@ -137,7 +139,7 @@ async def test_sms_help_request_information_and_answer(stack, http, providers):
         before = len(sent_to_citizen())
         r = await post_twilio(http, "/channels/sms/twilio", sms(text, phone))
         assert r.status_code == 200, r.text
-        parts = [m.text or "" for m in ET.fromstring(r.text).iter("Message")]  # noqa: S314
+        parts = twiml_messages(r.text)
         if parts:
             return "".join(re.sub(r"^\(\d/\d\)", "", p) for p in parts)
         return "".join(await eventually(lambda: sent_to_citizen()[before:]))

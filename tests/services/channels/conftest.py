@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+import xml.etree.ElementTree as ET  # noqa: S405 - parsing our own TwiML in a test
 from urllib.parse import urlencode
 
 import httpx
@@ -130,6 +131,14 @@ def read_reply(text: str, safe: bool = True) -> dict:
     return xmltodict.parse(text)["xml"]
 
 
+def answer_for(reply: str, answers: list[tuple[str, str]]) -> str | None:
+    """What a citizen says to the bot's `reply`: the answer whose cue comes last in it, the
+    question asked last ("名字可以先不说" then "请留手机号" is answered with the phone); None when
+    nothing in it is asked."""
+    found = [(reply.rfind(cue), answer) for cue, answer in answers if cue in reply]
+    return max(found)[1] if found else None
+
+
 async def post_wechat(http, xml: str, safe: bool = True, **kw) -> httpx.Response:
     query, body = wechat_request(xml, safe, **kw)
     return await http.post(f"/channels/wechat?{query}", content=body,
@@ -147,6 +156,11 @@ def twilio_signed(path: str, params: dict, token: str = TWILIO_TOKEN) -> dict:
 async def post_twilio(http, path: str, params: dict, token: str = TWILIO_TOKEN) -> httpx.Response:
     return await http.post(path, content=urlencode(params).encode(),
                            headers=twilio_signed(path, params, token))
+
+
+def twiml_messages(text: str) -> list[str]:
+    """The texts of our TwiML reply's <Message> elements."""
+    return [m.text or "" for m in ET.fromstring(text).iter("Message")]  # noqa: S314
 
 
 def sms(text: str, from_: str = "+8613800001234", sid: str | None = None, **extra) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - parsing our own TwiML in a test
 
 import pytest
 from sqlalchemy import func, select, update
@@ -21,13 +20,10 @@ from tests.services.channels.conftest import (
     post_twilio,
     settle,
     sms,
+    twiml_messages,
 )
 
 PATH = "/channels/sms/twilio"
-
-
-def twiml_messages(text: str) -> list[str]:
-    return [m.text or "" for m in ET.fromstring(text).iter("Message")]  # noqa: S314
 
 
 async def conversation(ctx, phone: str) -> Conversation | None:
