@@ -6,23 +6,20 @@ process serves it."""
 from __future__ import annotations
 
 import json
-import logging
 
-log = logging.getLogger(__name__)
+from hotline.cache import breaker
 
 STREAM = "events:conversations"
 KEEP = 20_000  # about a day of a busy hotline; a page away longer reloads instead
 
 
 async def publish(redis, kind: str, conversation_id: int, **data) -> None:
-    """Best effort: the database is the record; a lost event only delays a screen."""
-    try:
-        await redis.xadd(STREAM, {"kind": kind, "conversation_id": str(conversation_id),
-                                  "data": json.dumps(data, ensure_ascii=False, default=str)},
-                         maxlen=KEEP, approximate=True)
-    except Exception:  # Redis down must not fail a citizen's turn
-        log.warning("could not publish %s for conversation %s", kind, conversation_id,
-                    exc_info=True)
+    """Best effort: the database is the record; a lost event only delays a screen, and a Redis
+    that does not answer must not hold up a citizen's turn (hotline.cache.Breaker)."""
+    fields = {"kind": kind, "conversation_id": str(conversation_id),
+              "data": json.dumps(data, ensure_ascii=False, default=str)}
+    await breaker(redis).run(f"event {kind} of conversation {conversation_id}",
+                             lambda: redis.xadd(STREAM, fields, maxlen=KEEP, approximate=True), None)
 
 
 def decode(entry_id: str, fields: dict) -> dict:

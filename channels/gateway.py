@@ -6,17 +6,20 @@ Every channel adapter turns a provider's request into an `Incoming` and calls
 
 1. stores the citizen's message first (a retried channel message id is the same turn: Redis
    says so across processes at once, the database's unique key makes sure);
-2. decides: a conversation with a person (`pending`, `open`) keeps the message for them and
-   tells the citizen once how long the wait is; crisis words put it first in the agents' queue
-   whatever its state; a reply to a ticket's request for information goes to that ticket;
-   otherwise the bot answers;
+2. decides, in the same transaction: words of crisis go to a person at once, first in the
+   agents' queue, whatever else the conversation was doing (waiting for the bot, for a person,
+   for the citizen's answer to a ticket); a conversation with a person (`pending`, `open`) keeps
+   the message for them and tells the citizen once how long the wait is; a reply to a ticket's
+   request for information goes to that ticket; otherwise the bot answers;
 3. has the bot answer the conversation's messages in order, one conversation at a time (a Redis
    lock), and returns what the bot said within the budget. What comes later goes out through the
    outbound path (channels.outbound), never as a second answer to the same webhook.
 
 Replies are stored `ready`; whichever comes first takes them: the webhook still waiting (they go
-back in its own response, `passive`), or the deadline passing (`queued` for delivery). One
-atomic UPDATE decides, so a reply is never given twice.
+back in its own response, `passive`), or the deadline passing (`queued` for delivery). Every
+change of state is a guarded update (channels.states): a reply is never given twice, a message
+is answered by one turn only, and an agent who takes the conversation while the bot is thinking
+wins over the bot's reply.
 """
 
 from __future__ import annotations
@@ -26,21 +29,24 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from channels import events
 from channels.models import PRIORITY, WITH_A_PERSON, Conversation, Message
 from channels.rasa_client import RasaUnavailable, send_to_rasa
+from channels.states import move_conversation, move_message, move_messages
+from hotline.cache import UNAVAILABLE, breaker
 from hotline.db import utcnow
 from hotline.privacy import mask_text
 from hotline.settings import ALWAYS, ROOT
 from referral.workdays import CHINA, is_working_day
+from rules.regions import regions
 
 log = logging.getLogger(__name__)
 DEDUPE_TTL_S = 24 * 3600  # providers retry within minutes; a day is plenty
@@ -52,6 +58,9 @@ RETRY_BASE_S, RETRY_MAX_S = 2.0, 30.0
 
 
 TURN_MARGIN_S = 10.0  # a turn's database work around the Rasa call
+# A turn renews its conversation's lock every this share of the lock's lifetime while Rasa
+# works, so only a process that stopped (not one that is slow) lets the lock lapse.
+LOCK_RENEW_SHARE = 1 / 3
 
 
 def turn_lock_s(settings) -> float:
@@ -121,9 +130,16 @@ def _reply(text: str) -> dict:
     return {"text": text}
 
 
-def _crisis_summary(text: str) -> str:
-    """For the agent: the citizen's words of crisis (numbers masked)."""
-    return texts()["crisis_summary"].format(text=mask_text(text[:60]))
+def is_crisis(inc: Incoming) -> bool:
+    """Words of crisis in what the citizen wrote or said (an event or a picture has none)."""
+    return inc.kind in ("text", "muted") and bool(inc.text and crisis_words().search(inc.text))
+
+
+def _crisis_summary(text: str, region: str | None) -> str:
+    """For the agent: the citizen's words of crisis (numbers masked), and where, if known."""
+    where = regions().get(region or "", {}).get("name")
+    return texts()["crisis_summary"].format(text=mask_text(text[:60]),
+                                            where=f"（{where}）" if where else "")
 
 
 def _answered_with(inbound: Message, replies: list[Message]) -> None:
@@ -145,17 +161,13 @@ def _shown(reply: dict) -> bool:
 
 # --- when a person will answer ---------------------------------------------------------------
 
-def _spans(hours) -> list[tuple[time, time]]:
-    return [(time.fromisoformat(a), time.max if b == "24:00" else time.fromisoformat(b))
-            for a, b in hours]
-
-
 def agents_on_duty(hours, now: datetime) -> bool:
-    """Agent hours are on working days, unless the desk is staffed always (AGENT_HOURS=always)."""
+    """Agent hours (hotline.hours spans, from the settings) are on working days, unless the
+    desk is staffed always (AGENT_HOURS=always)."""
     if hours == ALWAYS:
         return True
     local = now.astimezone(CHINA)
-    return is_working_day(local.date()) and any(a <= local.time() < b for a, b in _spans(hours))
+    return is_working_day(local.date()) and any(a <= local.time() < b for a, b in hours)
 
 
 def agents_back_at(hours, now: datetime) -> datetime:
@@ -165,7 +177,7 @@ def agents_back_at(hours, now: datetime) -> datetime:
         day = local.date() + timedelta(days=days)
         if not is_working_day(day):
             continue
-        for begin, _ in _spans(hours):
+        for begin, _ in hours:
             start = datetime.combine(day, begin, CHINA)
             if start > local:
                 return start
@@ -216,23 +228,22 @@ class Gateway:
             conv.phone = inc.phone
         return conv
 
+    def _dedupe_key(self, inc: Incoming) -> str:
+        return f"dedupe:{inc.channel}:{inc.contact_id}:{inc.external_id}"
+
     async def _claim_external_id(self, inc: Incoming) -> bool:
-        """True if this request is the first with its channel message id (across processes)."""
+        """True if this request is the first with its channel message id (across processes).
+        Without Redis it is let in: the database's unique key still makes it one turn."""
         if not inc.external_id:
             return True
-        key = f"dedupe:{inc.channel}:{inc.contact_id}:{inc.external_id}"
-        try:
-            return bool(await self.redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S))
-        except Exception:  # Redis down: the database's unique key still dedupes
-            log.warning("dedupe check skipped: Redis unavailable", exc_info=True)
-            return True
+        key = self._dedupe_key(inc)
+        return bool(await breaker(self.redis).run(
+            "dedupe", lambda: self.redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S), True))
 
     async def _release_external_id(self, inc: Incoming) -> None:
         if inc.external_id:
-            try:
-                await self.redis.delete(f"dedupe:{inc.channel}:{inc.contact_id}:{inc.external_id}")
-            except Exception:
-                log.warning("could not release a dedupe key", exc_info=True)
+            key = self._dedupe_key(inc)
+            await breaker(self.redis).run("dedupe release", lambda: self.redis.delete(key), 0)
 
     async def receive(self, inc: Incoming, budget_s: float) -> TurnResult:
         inc = _without_nul(inc)
@@ -247,14 +258,16 @@ class Gateway:
                 stored = await self._store(inc, now, deadline)
         except IntegrityError:  # the same id committed by a concurrent request: one turn
             return await self._duplicate(inc, deadline)
-        except Exception:
-            await self._release_external_id(inc)  # not stored: the provider's retry must get in
+        except BaseException:
+            # Not stored (a failure, or the handler cancelled between Redis and the database):
+            # the provider's retry must get in, not be taken for a duplicate of nothing.
+            await asyncio.shield(self._release_external_id(inc))
             raise
         conv_id, inbound_id, action, replies, status = stored
         await events.publish(self.redis, "message", conv_id, message_id=inbound_id,
                              direction="in", author="citizen")
         if action == "attach":
-            return await self._attach_to_ticket(conv_id, inbound_id, inc)
+            return await self._attach_to_ticket(conv_id, inbound_id, inc, deadline)
         if action != "bot":
             if action == "held":
                 await events.publish(self.redis, "conversation", conv_id, status=status)
@@ -265,7 +278,8 @@ class Gateway:
     async def _store(self, inc: Incoming, now: datetime, deadline: datetime):
         """One transaction: the message is stored, whatever happens next. Returns what to do:
         `bot` (the bot answers), `held` (for a person), `attach` (to a ticket), `reply` (a text
-        of the gateway's own, or nothing)."""
+        of the gateway's own, or nothing). Words of crisis are decided here, once, before any
+        other branch: they reach a person on every path, and with nothing but the database."""
         t = texts()
         async with self.sf() as s, s.begin():
             conv = await self._conversation(s, inc)
@@ -275,19 +289,20 @@ class Gateway:
             if conv.status == "resolved":
                 conv.status, conv.assignee = "bot", None  # a new episode starts with the bot
             state, action, replies = "received", "bot", []
-            crisis = bool(inc.text and crisis_words().search(inc.text))
             if inc.kind in ("subscribe", "unsubscribe"):
                 conv.unsubscribed_at = now if inc.kind == "unsubscribe" else None
                 said = t["commands"].get(inc.channel, {}).get(inc.kind)
                 state, action, replies = "ignored", "reply", [said] if said and not inc.quiet else []
+            elif is_crisis(inc):
+                with_agent = conv.status == "open"  # the agent is there and answers it
+                self._to_person(conv, "crisis", _crisis_summary(inc.text, conv.meta.get("region")), now)
+                state, action = "held", "held"
+                if inc.kind != "muted" and not with_agent:  # a muted number may be called, not texted
+                    replies, conv.waiting_told_at = [t["crisis"]], now
             elif inc.kind == "muted":
                 state, action = "ignored", "reply"
-                if crisis:  # nothing may be sent to the number, but a person can call it
-                    self._to_person(conv, "crisis", _crisis_summary(inc.text), now)
             elif conv.status in WITH_A_PERSON:
                 state, action = "held", "held"
-                if crisis:  # first in the queue
-                    self._to_person(conv, "crisis", _crisis_summary(inc.text), now)
                 if not self._told(conv):
                     replies, conv.waiting_told_at = [waiting_text(self.settings.channels, now)], now
             elif inc.kind in ("unsupported", "unheard") or not inc.text.strip():
@@ -384,9 +399,12 @@ class Gateway:
     async def _turn_loop(self, conv_id: int) -> None:
         """Answer the conversation's waiting messages in order, while the bot holds it. A Redis
         lock per turn keeps other processes' turns of the same conversation out meanwhile; its
-        lifetime is one turn's longest (TURN_LOCK_S), so it cannot lapse while it is held, and a
-        process that died holding it blocks the conversation for one turn at most. Whatever
-        goes wrong here, the messages are stored already: the worker's sweep answers them."""
+        lifetime is one turn's longest (turn_lock_s) and the turn renews it while Rasa works, so
+        it lapses only when its process stopped, blocking the conversation for one lifetime at
+        most. Should it lapse all the same (a frozen process), the message's guarded state lets
+        only one turn's answer through. Without Redis there is no lock and no turn: the citizen
+        is told the message is kept (the worker's sweep answers it once Redis is back). Whatever
+        goes wrong here, the messages are stored already: the sweep answers them."""
         lifetime = turn_lock_s(self.settings)
         try:
             while conv_id in self._again:
@@ -395,12 +413,47 @@ class Gateway:
                 while more:
                     lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=lifetime,
                                            blocking_timeout=lifetime)
-                    async with lock:
+                    try:
+                        if breaker(self.redis).is_open:
+                            raise ConnectionError("Redis unavailable (recent failure)")
+                        taken = await lock.acquire()
+                    except UNAVAILABLE as exc:
+                        breaker(self.redis).trip("conversation lock", exc)
+                        await self._bot_down(conv_id, exc)
+                        return
+                    if not taken:
+                        log.warning("conversation %s is held by another turn; the sweep will "
+                                    "answer what waits", conv_id)
+                        return
+                    renewing = asyncio.get_running_loop().create_task(self._renew(lock, lifetime))
+                    try:
                         more = await self._answer_next(conv_id)
+                    finally:
+                        renewing.cancel()
+                        await asyncio.gather(renewing, return_exceptions=True)
+                        await self._unlock(lock)
         except Exception:
             log.exception("bot turns of conversation %s failed; the sweep will answer them", conv_id)
         finally:
             self._turns.pop(conv_id, None)
+
+    @staticmethod
+    async def _renew(lock, lifetime: float) -> None:
+        """Keep the turn's lock while the turn works (a slow Rasa is not a dead process)."""
+        while True:
+            await asyncio.sleep(lifetime * LOCK_RENEW_SHARE)
+            try:
+                await lock.reacquire()
+            except Exception as exc:  # lost or Redis gone: the message's guarded state fences
+                log.warning("a turn's lock could not be renewed: %s", exc)
+                return
+
+    @staticmethod
+    async def _unlock(lock) -> None:
+        try:
+            await lock.release()
+        except Exception as exc:  # lapsed, or Redis gone: it expires by itself
+            log.warning("a turn's lock was not released: %s", exc)
 
     async def _answer_next(self, conv_id: int) -> bool:
         async with self.sf() as s:
@@ -421,7 +474,7 @@ class Gateway:
                 replies = await send_to_rasa(self.http, self.settings.rasa_url, sender, msg.text,
                                              bot_metadata, self.settings.rasa_timeout_s)
             except RasaUnavailable as exc:
-                await self._bot_down(conv_id, msg, exc)
+                await self._bot_down(conv_id, exc)
                 return False
             await self._keep_answer(msg.id, replies)
         await self._record_replies(conv_id, msg, replies)
@@ -432,25 +485,19 @@ class Gateway:
     # write fails (the database restarting), the next try stores it instead of sending the turn
     # to Rasa a second time (its tracker would hold the message twice).
     async def _kept_answer(self, inbound_id: int) -> list[dict] | None:
-        try:
-            raw = await self.redis.get(f"bot:answer:{inbound_id}")
-        except Exception:
-            log.warning("kept answers unreadable: Redis unavailable", exc_info=True)
-            return None
+        raw = await breaker(self.redis).run(
+            "kept answer", lambda: self.redis.get(f"bot:answer:{inbound_id}"), None)
         return json.loads(raw) if raw else None
 
     async def _keep_answer(self, inbound_id: int, replies: list[dict]) -> None:
-        try:
-            await self.redis.set(f"bot:answer:{inbound_id}", json.dumps(replies, ensure_ascii=False),
-                                 ex=ANSWER_TTL_S)
-        except Exception:
-            log.warning("answer not kept: Redis unavailable", exc_info=True)
+        body = json.dumps(replies, ensure_ascii=False)
+        await breaker(self.redis).run("keep answer", lambda: self.redis.set(
+            f"bot:answer:{inbound_id}", body, ex=ANSWER_TTL_S), None)
 
     async def _forget_answer(self, inbound_id: int) -> None:
-        try:
-            await self.redis.delete(f"bot:answer:{inbound_id}")
-        except Exception:  # it expires by itself; a stored turn is never answered twice
-            log.warning("kept answer not removed: Redis unavailable", exc_info=True)
+        # It expires by itself; a stored turn is never answered twice (its guarded state).
+        await breaker(self.redis).run(
+            "forget answer", lambda: self.redis.delete(f"bot:answer:{inbound_id}"), 0)
 
     async def answer_unanswered(self, now: datetime, limit: int = 200) -> int:
         """The worker's sweep: conversations whose citizen wrote while the bot was down (or a
@@ -477,19 +524,18 @@ class Gateway:
     async def _hold_waiting(self, conv_id: int) -> None:
         """Messages that waited for the bot while a person took over are theirs now."""
         async with self.sf() as s, s.begin():
-            held = list(await s.scalars(update(Message).where(
-                Message.conversation_id == conv_id, Message.direction == "in",
-                Message.state == "received").values(state="held").returning(Message.id)))
+            held = await move_messages(s, Message.conversation_id == conv_id,
+                                       Message.direction == "in", frm="received", to="held")
         for message_id in held:
             self._wake(message_id)
 
-    async def _bot_down(self, conv_id: int, msg: Message, exc: Exception) -> None:
+    async def _bot_down(self, conv_id: int, exc: BaseException) -> None:
         """Every waiting message of the conversation stays `received` (the worker's sweep, a
         retry or the next message tries the bot again, and the bot answers them in order); the
-        citizen is told once that they are kept, for the messages not told yet. Words of crisis
-        cannot wait: a person takes over now."""
+        citizen is told once that they are kept, for the messages not told yet. (Words of
+        crisis never wait here: the gateway gave them to a person when it stored them.)"""
         log.error("bot unavailable for conversation %s: %s", conv_id, exc)
-        t, now = texts(), utcnow()
+        now = utcnow()
         async with self.sf() as s, s.begin():
             waiting = list(await s.scalars(select(Message).where(
                 Message.conversation_id == conv_id, Message.direction == "in",
@@ -500,24 +546,14 @@ class Gateway:
                 m.attempts += 1
                 m.detail = f"bot unavailable: {type(exc).__name__}"
                 m.next_attempt_at = now + retry_after(m.attempts)
-            if any(crisis_words().search(m.text or "") for m in waiting):
-                self._to_person(conv, "crisis", t["crisis_bot_down_summary"], now)
-                for m in waiting:
-                    m.state = "held"
-                said = t["bot_unavailable_crisis"]
-            else:
-                said = t["bot_unavailable"]
+            queued = []
             if untold:
-                notice = self._ready(conv, untold[-1], _reply(said), "system")
+                notice = self._ready(conv, untold[-1], _reply(texts()["bot_unavailable"]), "system")
                 s.add(notice)
                 await s.flush()
                 for m in untold:
                     _answered_with(m, [notice])
                 queued = [notice.id] if notice.state == "queued" else []
-            else:
-                queued = []
-        if conv.status in WITH_A_PERSON:
-            await events.publish(self.redis, "conversation", conv_id, status=conv.status)
         for m in waiting:
             self._wake(m.id)
         if queued and self.outbound:
@@ -534,51 +570,71 @@ class Gateway:
                        next_attempt_at=utcnow() if late else None, created_at=utcnow())
 
     async def _record_replies(self, conv_id: int, msg: Message, replies: list[dict]) -> None:
+        """The bot's answer, if it still may be given: the conversation is still the bot's (an
+        agent who claimed it while Rasa was thinking wins: the message is theirs, the reply is
+        dropped) and the message is still unanswered (another process's turn did not answer it
+        first). Both are guarded updates in this transaction; on PostgreSQL the first holds the
+        conversation's row, so a claim racing it waits and then finds the reply recorded."""
         now = utcnow()
         handoff = next((r["custom"]["handoff"] for r in replies
                         if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]), None)
         if not any(_shown(r) for r in replies):
             log.error("the bot gave no reply to message %s", msg.id)
             replies = [_reply(texts()["bot_silent"]), *replies]
-        if crisis_words().search(msg.text or ""):  # whatever the bot made of it
-            handoff = {**(handoff or {}), "reason": "crisis",
-                       "summary": (handoff or {}).get("summary")
-                       or _crisis_summary(msg.text)}
         async with self.sf() as s, s.begin():
-            conv = await s.get(Conversation, conv_id)
-            inbound = await s.get(Message, msg.id)
-            inbound.state, inbound.detail = "answered", None
-            if handoff is not None:
-                self._to_person(conv, handoff.get("reason") or "request_human",
-                                handoff.get("summary"), now, urgent=handoff.get("reason") == "emergency")
-                # What the bot knew, for the agents' queue: the program and region it detected.
-                conv.meta = {**conv.meta, "handoff": {k: handoff[k] for k in ("program", "region")
-                                                      if handoff.get(k)}}
-            out = [self._ready(conv, inbound, r, "bot") for r in replies]
-            for m, r in zip(out, replies, strict=True):
-                # The bot's signals (handoff …) are for the gateway; the web API returns them too.
-                if not _shown(r) and conv.channel != "web":
-                    m.state, m.next_attempt_at = "internal", None
-            if conv.status in WITH_A_PERSON and not self._told(conv):
-                out.append(self._ready(conv, inbound, _reply(waiting_text(self.settings.channels, now)),
-                                       "system"))
-                conv.waiting_told_at = now
-            s.add_all(out)
-            await s.flush()
-            _answered_with(inbound, out)
-            status, queued = conv.status, [m.id for m in out if m.state == "queued"]
+            if not await move_conversation(s, conv_id, "bot", "bot"):
+                held = await move_message(s, msg.id, "received", "held")
+                log.info("conversation %s was taken by a person during the bot's turn: its reply "
+                         "to message %s is dropped%s", conv_id, msg.id, "" if held else " (answered)")
+                answered = False
+            else:
+                answered = await move_message(s, msg.id, "received", "answered", detail=None)
+                if not answered:
+                    log.warning("message %s was answered by another turn: this reply is dropped",
+                                msg.id)
+            if not answered:
+                out, queued, status = [], [], None
+            else:
+                out, queued, status = await self._store_replies(s, conv_id, msg.id, replies,
+                                                                handoff, now)
         for m in out:
             if m.state == "internal":
                 continue
             await events.publish(self.redis, "message", conv_id, message_id=m.id, direction="out",
                                  author=m.author)
-        if handoff is not None or status in WITH_A_PERSON:
+        if answered and (handoff is not None or status in WITH_A_PERSON):
             await events.publish(self.redis, "conversation", conv_id, status=status)
         self._wake(msg.id)
         if queued and self.outbound:
             self.outbound.kick(queued)
-        elif msg.reply_by is not None:
+        elif answered and msg.reply_by is not None:
             self._after(msg.reply_by, self._late, msg.id)
+
+    async def _store_replies(self, s, conv_id: int, inbound_id: int, replies: list[dict],
+                             handoff: dict | None, now: datetime):
+        """The bot's replies stored `ready` (or `queued`, past the webhook's deadline), a handoff
+        it asked for carried out. Returns (messages, ids queued, the conversation's status)."""
+        conv = await s.get(Conversation, conv_id)
+        inbound = await s.get(Message, inbound_id)
+        if handoff is not None:
+            self._to_person(conv, handoff.get("reason") or "request_human",
+                            handoff.get("summary"), now, urgent=handoff.get("reason") == "emergency")
+            # What the bot knew, for the agents' queue: the program and region it detected.
+            conv.meta = {**conv.meta, "handoff": {k: handoff[k] for k in ("program", "region")
+                                                  if handoff.get(k)}}
+        out = [self._ready(conv, inbound, r, "bot") for r in replies]
+        for m, r in zip(out, replies, strict=True):
+            # The bot's signals (handoff …) are for the gateway; the web API returns them too.
+            if not _shown(r) and conv.channel != "web":
+                m.state, m.next_attempt_at = "internal", None
+        if conv.status in WITH_A_PERSON and not self._told(conv):
+            out.append(self._ready(conv, inbound, _reply(waiting_text(self.settings.channels, now)),
+                                   "system"))
+            conv.waiting_told_at = now
+        s.add_all(out)
+        await s.flush()
+        _answered_with(inbound, out)
+        return out, [m.id for m in out if m.state == "queued"], conv.status
 
     def _after(self, when: datetime, fn, *args) -> None:
         async def later():
@@ -631,9 +687,7 @@ class Gateway:
             if inbound.state == "received" and inbound.attempts <= seen_attempts:
                 return None  # the bot has not answered (or failed) yet
             conv = await s.get(Conversation, conv_id)
-            await s.execute(update(Message).where(Message.reply_to_id == inbound_id,
-                                                  Message.state == "ready")
-                            .values(state="passive", updated_at=utcnow()))
+            await move_messages(s, Message.reply_to_id == inbound_id, frm="ready", to="passive")
             # A retry racing the first request gets the same answer (the provider shows one).
             taken = await _passive_answer(s, inbound)
             down = inbound.attempts > seen_attempts and inbound.state != "answered"
@@ -642,7 +696,8 @@ class Gateway:
 
     # .. replies to a ticket's request for information ................................................
 
-    async def _attach_to_ticket(self, conv_id: int, inbound_id: int, inc: Incoming) -> TurnResult:
+    async def _attach_to_ticket(self, conv_id: int, inbound_id: int, inc: Incoming,
+                                deadline: datetime) -> TurnResult:
         from referral import service as referral  # the referral service layer, inside the app
 
         async with self.sf() as s:
@@ -654,20 +709,18 @@ class Gateway:
         async with self.sf() as s, s.begin():
             conv = await s.get(Conversation, conv_id)
             conv.meta = {k: v for k, v in conv.meta.items() if k != "awaiting_reply"}
-            inbound = await s.get(Message, inbound_id)
-            if ref is None:  # the ticket no longer waits for the citizen: the bot answers
-                inbound.state = "received"
-            else:
-                inbound.state = "attached"
-                inbound.detail = f"attached to {ref}"
+            # ref None: the ticket no longer waits for the citizen; the message stays received
+            # and the bot answers it, within what is left of the provider's deadline.
+            if ref is not None and await move_message(s, inbound_id, "received", "attached",
+                                                      detail=f"attached to {ref}"):
+                inbound = await s.get(Message, inbound_id)
                 reply = self._system(s, conv, inbound_id,
                                      texts()["reply_attached"].format(reference_no=ref), utcnow())
                 await s.flush()
                 _answered_with(inbound, [reply])
                 return TurnResult(conv_id, inbound_id, [reply.payload])
         self._ensure_turns(conv_id)
-        return await self.wait_for_replies(conv_id, inbound_id,
-                                           utcnow() + timedelta(seconds=self.settings.rasa_timeout_s))
+        return await self.wait_for_replies(conv_id, inbound_id, deadline)
 
 
 async def release_late_replies(sf, now: datetime, reply_to_id: int | None = None) -> list[int]:
@@ -689,12 +742,12 @@ async def release_late_replies(sf, now: datetime, reply_to_id: int | None = None
         voice = [r.id for r in due if r.channel == "voice"
                  and deadlines.get(r.reply_to_id) and deadlines[r.reply_to_id] + VOICE_HOLD <= now]
         late = [r.id for r in due if r.channel != "voice"]
-        if late:
-            await s.execute(update(Message).where(Message.id.in_(late), Message.state == "ready")
-                            .values(state="queued", next_attempt_at=now, updated_at=now))
+        if late:  # what the webhook took meanwhile is passive, and stays so
+            late = await move_messages(s, Message.id.in_(late), frm="ready", to="queued", now=now,
+                                       next_attempt_at=now)
         if voice:
-            await s.execute(update(Message).where(Message.id.in_(voice), Message.state == "ready")
-                            .values(state="unspoken", detail="the caller had hung up", updated_at=now))
+            await move_messages(s, Message.id.in_(voice), frm="ready", to="unspoken", now=now,
+                                detail="the caller had hung up")
     return late
 
 

@@ -74,10 +74,12 @@ async def record_opt_in(sf, phone: str) -> None:
 
 
 def sender(app_ctx, provider: SmsProvider):
-    """The outbound path's SMS sender: each part its own SMS, resumed where a retry left off."""
+    """The outbound path's SMS sender: each part its own SMS, each recorded as it goes, so a
+    retry (or another worker, after this one stopped) resumes after the last part sent. After
+    a WeChat fallback it sends what WeChat did not take (`sms_text`)."""
     settings = app_ctx.settings.channels
 
-    async def send(conv: Conversation, msg: Message) -> Outcome:
+    async def send(conv: Conversation, msg: Message, lease) -> Outcome:
         phone = phone_of(conv, msg)
         if phone is None:
             return Outcome("failed", "没有可以发短信的手机号")
@@ -86,21 +88,20 @@ def sender(app_ctx, provider: SmsProvider):
         if (out := await opted_out(app_ctx.sessions, phone)) is not None:
             return Outcome("suppressed", f"该号码已退订短信（{out.keyword}）")
         payload = msg.payload or {}
-        parts = sms_parts(msg.text)
-        done, sids = int(payload.get("parts_sent", 0)), list(payload.get("sids") or [])
+        parts = sms_parts(payload.get("sms_text") or msg.text)
+        done, sids = lease.sent_parts("sms"), list(payload.get("sids") or [])
         callback = f"{settings.public_base_url}/channels/sms/twilio/status?m={msg.id}"
         for part in parts[done:]:
             sent = await provider.send(phone, part, notice=payload.get("notice"),
                                        params=payload.get("params") or {}, callback_url=callback)
             if not sent.ok:
-                progress = {"parts_sent": done, "sids": sids}
                 if sent.code == twilio.OPTED_OUT:
                     await record_opt_out(app_ctx.sessions, phone, "STOP", "twilio")
-                    return Outcome("suppressed", f"该号码已退订短信（Twilio {sent.code}）", progress=progress)
-                return Outcome("retry" if sent.retry else "failed", sent.detail, progress=progress)
+                    return Outcome("suppressed", f"该号码已退订短信（Twilio {sent.code}）")
+                return Outcome("retry" if sent.retry else "failed", sent.detail)
             done, sids = done + 1, [*sids, sent.sid]
-        return Outcome("sent", f"短信 {len(parts)} 条", sids[0] if sids else None,
-                       {"parts_sent": done, "sids": sids})
+            await lease.progress("sms", done, sids=sids)
+        return Outcome("sent", f"短信 {len(parts)} 条", sids[0] if sids else None)
 
     return send
 

@@ -232,6 +232,6 @@ async def queue_wait(request: Request):
     return _xml(twiml)
 
 
-async def send(conv: Conversation, msg: Message) -> Outcome:
+async def send(conv: Conversation, msg: Message, lease) -> Outcome:
     """A call cannot be reached later: a message to a caller goes by SMS to their number."""
     return Outcome("fallback", "电话渠道无法事后送达")

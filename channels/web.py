@@ -80,7 +80,7 @@ async def new_messages(request: Request):
         if found["messages"] or loop.time() >= until or found.get("conversation_id") is None:
             found.pop("conversation_id", None)
             return json(found)
-        await _wait_for(ctx.redis, found["conversation_id"], since, until - loop.time())
+        await _wait_for(ctx.redis_stream, found["conversation_id"], since, until - loop.time())
 
 
 async def _stream_position(redis) -> str:
@@ -119,7 +119,7 @@ async def _read(sf, sender: str, after: int) -> dict:
             for m in rows]}
 
 
-async def send(conv: Conversation, msg: Message) -> Outcome:
+async def send(conv: Conversation, msg: Message, lease) -> Outcome:
     """The outbound path's web sender: the page fetches it (then it is `delivered`)."""
     return Outcome("sent", "网页对话：群众打开页面时即可看到")
 

@@ -106,6 +106,7 @@ class FakeWeChat(_FakeServer):
         self.script: list[int] = []
         self.invalid: set[str] = set()
         self.down = False
+        self.delay_s = 0.0  # before answering a send (a slow provider)
         self._n = 0
 
     def routes(self, app):
@@ -131,7 +132,10 @@ class FakeWeChat(_FakeServer):
         return web.json_response({"errcode": code, "errmsg": "ok" if code == 0 else "scripted"})
 
     async def _send(self, request):
-        return self._answer(request, self.sent, await request.json())
+        body = await request.json()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self._answer(request, self.sent, body)
 
     async def _notice(self, request):
         return self._answer(request, self.notices, await request.json())
@@ -145,6 +149,7 @@ class FakeTwilio(_FakeServer):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.sent: list[dict] = []
         self.script: list[tuple[int, int | None]] = []
+        self.delay_s = 0.0  # before answering a send (a slow provider)
         self._n = 0
 
     def routes(self, app):
@@ -157,6 +162,8 @@ class FakeTwilio(_FakeServer):
         if request.headers.get("Authorization") != expected or request.match_info["sid"] != self.account_sid:
             return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
         form = dict(await request.post())
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         status, code = self.script.pop(0) if self.script else (201, None)
         if status >= 300:
             return web.json_response({"code": code, "message": "scripted failure", "status": status},

@@ -72,7 +72,7 @@ async def test_bot_down_keeps_the_message_and_retry_answers_it(rasa_client, rasa
 async def test_bot_down_still_hands_a_crisis_to_a_person(rasa_client, rasa, sessions, text):
     body = msg(text)
     r = await post_while_bot_down(rasa_client, rasa, body)
-    assert r.status_code == 503
+    assert r.status_code == 200  # a person has it: decided before the bot is asked
     reply = r.json()["replies"][0]["text"]
     assert "110" in reply and "120" in reply and "转接人工" in reply
     async with sessions() as s:

@@ -79,6 +79,7 @@ def _reset(fakes):
     fakes["rasa"].fail, fakes["rasa"].delay_s, fakes["rasa"].reply_text = False, 0.0, None
     fakes["wechat"].down = False
     fakes["wechat"].invalid.clear()
+    fakes["wechat"].delay_s = fakes["twilio"].delay_s = 0.0
 
 
 # --- WeChat, as WeChat's servers call us ---------------------------------------------------------
