@@ -77,9 +77,13 @@ def sms_parts(text: str) -> list[str]:
     limit = SMS_GSM if is_gsm(text) else SMS_UCS2
     if len(text) <= limit:
         return [text] if text else []
-    marker = len("(9/9)")
-    parts = _split(text, lambda s: len(s.strip()) <= limit - marker)
-    return [f"({i}/{len(parts)}){p}" for i, p in enumerate(parts, 1)]
+    digits = 1  # of the part count: "(9/9)" takes 5 characters, "(10/16)" 7, "(100/120)" 9
+    while True:
+        room = limit - len(f"({'9' * digits}/{'9' * digits})")
+        parts = _split(text, lambda s, room=room: len(s.strip()) <= room)
+        if len(str(len(parts))) <= digits:
+            return [f"({i}/{len(parts)}){p}" for i, p in enumerate(parts, 1)]
+        digits = len(str(len(parts)))
 
 
 def wechat_parts(text: str) -> list[str]:

@@ -3,15 +3,19 @@
 process that stored it and retried by the worker, with exponential backoff and jitter, until it
 is sent or dead-lettered (`failed`, with the reason).
 
-A message is claimed before it is sent (queued -> sending, one atomic UPDATE with a lease), so
-with several workers each message goes out once. A worker that stops while sending leaves a
-lease that runs out; the message is then tried again: a crash may repeat a message, a provider
-outage only delays it.
+A message is claimed before it is sent (queued -> sending, one guarded UPDATE with a lease), so
+with several workers each message goes out once. The claim's attempt number is the lease's
+fencing token: the worker renews the lease while it sends, records each part as it goes, and
+writes the result only while the token is still its own. A worker that stops while sending
+leaves a lease that runs out; another then resumes after the last part recorded (a crash
+between the provider's "accepted" and that record may repeat that one part: Twilio and WeChat
+take no idempotency key). A provider outage only delays a message.
 
 Each channel has a sender (channels.wechat, channels.sms, channels.web, channels.voice) that only
 turns a message into the provider's API calls and says what happened (`Outcome`). Fallbacks are
 decided here: a WeChat citizen the customer-service window no longer reaches gets an SMS if a
-number is known; the path and the reason are recorded on the message.
+number is known, of what WeChat did not take; the path and the reason are recorded on the
+message. A provider's delivery report only moves a message forward (channels.states).
 """
 
 from __future__ import annotations
@@ -30,29 +34,75 @@ from sqlalchemy.orm import aliased
 from channels import events
 from channels.models import Conversation, Message
 from channels.phones import e164, phone_of
+from channels.states import claim_message, later_in_delivery, move_message
 from hotline.db import utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
-# How far along a sent message is; a provider's report only moves it forward.
-_RANK = {"sending": 1, "sent": 2, "delivered": 3, "failed": 4}
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 3600.0
+# What a provider's report may move a message on from. A "sent" report adds nothing to the
+# worker's own record; "delivered" and "failed" stand even when they arrive before it.
+REPORTS_FROM = {"delivered": ("sending", "sent"), "failed": ("queued", "sending", "sent", "delivered")}
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What a sender made of a message. `state`: sent | delivered | retry (a passing fault) |
     failed (refused for good) | suppressed (the citizen asked for none) | fallback (this channel
-    cannot reach them now: try SMS)."""
+    cannot reach them now: try SMS, with `rest`, the text this channel did not take)."""
 
     state: str
     detail: str = ""
     provider_id: str | None = None
-    progress: dict | None = None  # kept on the message for the next attempt (parts already sent)
+    rest: str | None = None
 
 
-Sender = Callable[[Conversation, Message], Awaitable[Outcome]]
+class LeaseLost(Exception):
+    """Another worker holds the message now (this one's lease ran out): stop, write nothing."""
+
+
+class Lease:
+    """One worker's right to send one message. The claim's attempt number fences every write:
+    the lease is renewed, and progress and the result recorded, only while it is unchanged."""
+
+    def __init__(self, sf, msg: Message):
+        self.sf, self.msg, self.token = sf, msg, msg.attempts
+        self.until = msg.lease_until
+
+    def _ours(self):
+        return (Message.id == self.msg.id) & (Message.attempts == self.token)
+
+    async def renew(self) -> bool:
+        until = utcnow() + LEASE
+        async with self.sf() as s, s.begin():
+            got = await s.execute(update(Message).where(self._ours(), Message.state == "sending")
+                                  .values(lease_until=until))
+        if got.rowcount:
+            self.until = until
+        return bool(got.rowcount)
+
+    async def progress(self, channel: str, sent: int, **fields) -> None:
+        """`sent` parts of the message have gone out on `channel` (and `fields`, such as the
+        provider's ids): recorded at once, so whoever resumes the message starts after them."""
+        payload = dict(self.msg.payload or {})
+        payload["sent_parts"] = {**(payload.get("sent_parts") or {}), channel: sent}
+        payload.update(fields)
+        async with self.sf() as s, s.begin():
+            got = await s.execute(update(Message).where(self._ours()).values(payload=payload))
+        if not got.rowcount:
+            raise LeaseLost(f"message {self.msg.id} was taken over by another worker")
+        self.msg.payload = payload
+
+    def sent_parts(self, channel: str) -> int:
+        payload = self.msg.payload or {}
+        done = (payload.get("sent_parts") or {}).get(channel)
+        if done is None and channel == self.msg.channel:  # recorded before per-channel progress
+            done = payload.get("parts_sent", 0)
+        return int(done or 0)
+
+
+Sender = Callable[[Conversation, Message, Lease], Awaitable[Outcome]]
 
 
 RECORD_MARGIN = timedelta(seconds=10)  # of the lease, left when recording a result gives up
@@ -164,16 +214,11 @@ class Outbound:
             earlier.conversation_id == Message.conversation_id, earlier.direction == "out",
             earlier.id < Message.id, earlier.state.in_(("queued", "sending"))).exists())
         async with self.sf() as s, s.begin():
-            return await s.scalar(
-                update(Message).where(
-                    Message.id == message_id, Message.direction == "out",
-                    or_(Message.state == "queued",
-                        (Message.state == "sending") & (Message.lease_until < now)),
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                    ~waiting_before)
-                .values(state="sending", lease_until=now + LEASE, attempts=Message.attempts + 1,
-                        updated_at=now)
-                .returning(Message))
+            return await claim_message(
+                s, message_id, Message.direction == "out",
+                or_(Message.state == "queued", Message.lease_until < now),  # a lapsed lease
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                ~waiting_before, now=now, lease_until=now + LEASE)
 
     async def deliver(self, message_id: int) -> str | None:
         """One delivery attempt of a due message, then of the conversation's next one if it
@@ -200,37 +245,61 @@ class Outbound:
         msg = await self._claim(message_id, now)
         if msg is None:
             return None
+        lease = Lease(self.sf, msg)
         async with self.sf() as s:
             conv = await s.get(Conversation, msg.conversation_id)
         path = list((msg.payload or {}).get("path") or [])
+        renewing = asyncio.get_running_loop().create_task(self._keep(lease))
         try:
-            outcome = await self._via(msg.channel, conv, msg)
+            outcome = await self._via(msg.channel, conv, msg, lease)
             channel = msg.channel
             if outcome.state == "fallback":
                 path.append({"channel": msg.channel, "why": outcome.detail})
                 channel = "sms"
-                outcome = await self._via("sms", conv, msg, why=outcome.detail)
+                if outcome.rest is not None and "sms_text" not in (msg.payload or {}):
+                    # the same rest on every later attempt: its SMS parts stay the same parts
+                    await lease.progress(msg.channel, lease.sent_parts(msg.channel),
+                                         sms_text=outcome.rest)
+                outcome = await self._via("sms", conv, msg, lease, why=outcome.detail)
                 if outcome.state == "sent" and (msg.payload or {}).get("expects_reply"):
                     await self._expect_reply_by_sms(conv, msg)
+        except LeaseLost as exc:
+            log.warning("%s: stopped, nothing recorded", exc)
+            return None
         except Exception as exc:  # a bug or an unexpected answer: retried, and logged
             log.exception("delivery of message %s failed", message_id)
             outcome, channel = Outcome("retry", f"{type(exc).__name__}: {exc}"[:300]), msg.channel
-        return await self._record(msg, conv, channel, outcome, path)
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+        return await self._record(msg, lease, conv, channel, outcome, path)
 
-    async def _via(self, channel: str, conv: Conversation, msg: Message, why: str = "") -> Outcome:
+    @staticmethod
+    async def _keep(lease: Lease) -> None:
+        """Renew the lease while the sender works (many parts to a slow provider take longer
+        than one lease), until it is no longer ours."""
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            try:
+                if not await lease.renew():
+                    return
+            except (DBAPIError, OSError):  # the database is away: the record waits for it
+                log.warning("the lease of message %s was not renewed", lease.msg.id, exc_info=True)
+
+    async def _via(self, channel: str, conv: Conversation, msg: Message, lease: Lease,
+                   why: str = "") -> Outcome:
         sender = self.senders.get(channel)
         if sender is None:
             return Outcome("failed", f"{why + '; ' if why else ''}渠道 {channel} 未开通")
-        outcome = await sender(conv, msg)
+        outcome = await sender(conv, msg, lease)
         if why and outcome.state in ("sent", "delivered"):
-            return Outcome(outcome.state, f"{why}：已改发短信", outcome.provider_id, outcome.progress)
+            return Outcome(outcome.state, f"{why}：已改发短信", outcome.provider_id)
         if why:
-            return Outcome(outcome.state, f"{why}；短信：{outcome.detail}", outcome.provider_id,
-                           outcome.progress)
+            return Outcome(outcome.state, f"{why}；短信：{outcome.detail}", outcome.provider_id)
         return outcome
 
-    async def _record(self, msg: Message, conv: Conversation, channel: str, outcome: Outcome,
-                      path: list) -> str:
+    async def _record(self, msg: Message, lease: Lease, conv: Conversation, channel: str,
+                      outcome: Outcome, path: list) -> str | None:
         now = utcnow()
         state, next_at = outcome.state, None
         if state == "retry":
@@ -245,12 +314,15 @@ class Outbound:
 
         async def write():
             async with self.sf() as s, s.begin():
-                row = await s.get(Message, msg.id)
-                if not (row.state == "delivered" and state == "sent"):  # the report came first
-                    row.state = state
-                row.channel, row.detail = channel, detail or None
+                row = await s.get(Message, msg.id, with_for_update=True)  # a report waits for it
+                if row.attempts != lease.token:
+                    return None  # another worker took it over: its record, not ours
+                row.state = _settled(row.state, state)
+                if row.state == state:  # else a provider's report came first, and its detail stands
+                    row.detail = detail or None
+                row.channel = channel
                 row.next_attempt_at, row.lease_until, row.updated_at = next_at, None, now
-                row.payload = {**(row.payload or {}), **(outcome.progress or {}), "path": path}
+                row.payload = {**(msg.payload or {}), "path": path}
                 if outcome.provider_id:
                     row.provider_id = outcome.provider_id
                 return row
@@ -258,16 +330,22 @@ class Outbound:
         # What the provider did must be written down: if it is lost, the lease runs out and the
         # message goes out again (the providers take no idempotency key). A database that is
         # restarting gets most of the lease to come back.
-        row = await persist(write, until=msg.lease_until - RECORD_MARGIN if msg.lease_until else None)
+        row = await persist(write, until=lease.until - RECORD_MARGIN if lease.until else None)
+        if row is None:
+            log.warning("message %s was taken over by another worker; its result is theirs", msg.id)
+            return None
         await events.publish(self.redis, "delivery", conv.id, message_id=msg.id, state=row.state,
-                             channel=channel, detail=detail)
-        if state not in ("queued", "sending"):
-            for hook in self.on_final:
-                try:
-                    await hook(row)
-                except Exception:
-                    log.exception("after-delivery hook failed for message %s", msg.id)
-        return state
+                             channel=channel, detail=row.detail)
+        if row.state not in ("queued", "sending"):
+            await self._final(row)
+        return row.state
+
+    async def _final(self, row: Message) -> None:
+        for hook in self.on_final:
+            try:
+                await hook(row)
+            except Exception:
+                log.exception("after-delivery hook failed for message %s", row.id)
 
     async def _expect_reply_by_sms(self, conv: Conversation, msg: Message) -> None:
         """The notice went by SMS: the citizen's SMS answer is the reply it waits for."""
@@ -295,21 +373,34 @@ class Outbound:
 
     async def update_state(self, message_id: int | None, provider_id: str | None, state: str,
                            detail: str | None = None) -> bool:
-        """A provider's delivery report (Twilio's status callback): sent -> delivered / failed."""
+        """A provider's delivery report (Twilio's status callback). It only moves a message
+        forward (reports come out of order, and may come before the worker has recorded the
+        send); a report that the message was not delivered runs the final hooks (a referral
+        notice flags its ticket: 通知未送达)."""
         async with self.sf() as s, s.begin():
             cond = Message.id == message_id if message_id else Message.provider_id == provider_id
             row = await s.scalar(select(Message).where(cond, Message.direction == "out"))
             if row is None:
                 return False
-            if _RANK.get(state, 0) > _RANK.get(row.state, 0):  # reports may come out of order
-                row.state = state
-                if detail:
-                    row.detail = detail
-                row.updated_at = utcnow()
-            conv_id = row.conversation_id
-        await events.publish(self.redis, "delivery", conv_id, message_id=row.id, state=row.state,
-                             channel=row.channel, detail=row.detail)
+            moved = state in REPORTS_FROM and await move_message(
+                s, row.id, REPORTS_FROM[state], state, **({"detail": detail} if detail else {}))
+            if moved:
+                await s.refresh(row)
+        await events.publish(self.redis, "delivery", row.conversation_id, message_id=row.id,
+                             state=row.state, channel=row.channel, detail=row.detail)
+        if moved:
+            await self._final(row)
         return True
+
+
+def _settled(current: str, outcome: str) -> str:
+    """The state a worker records: its own outcome, unless a provider's report came first and
+    says more (a failure of some part stands; a delivery is not turned back into 'sent')."""
+    if current == "failed":
+        return current
+    if outcome in ("sent", "delivered") and later_in_delivery(outcome, current):
+        return current
+    return outcome
 
 
 def _expect_reply(conv: Conversation, reference_no: str, now: datetime) -> None:

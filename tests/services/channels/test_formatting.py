@@ -67,3 +67,15 @@ def test_buttons_become_words_to_answer_with():
 def test_phone_numbers_as_providers_want_them(raw, number):
     assert e164(raw) == number
     assert national(raw) == (number[3:] if number and number.startswith("+86") else None)
+
+
+@pytest.mark.parametrize("sentences", [30, 400], ids=["ten parts or more", "a hundred or more"])
+def test_part_markers_never_push_a_part_over_one_sms(sentences):
+    """From (10/16) on a marker takes 7 characters, from (100/…) 9: the parts are cut for it."""
+    text = "".join(f"第{i}条：请您带好户口簿和身份证到街道办理。" for i in range(sentences))
+    parts = sms_parts(text)
+    assert len(parts) >= (10 if sentences == 30 else 100)
+    assert max(len(p) for p in parts) <= SMS_UCS2
+    markers = [re.match(r"\((\d+)/(\d+)\)", p).groups() for p in parts]
+    assert markers == [(str(i), str(len(parts))) for i in range(1, len(parts) + 1)]
+    assert "".join(re.sub(r"^\(\d+/\d+\)", "", p) for p in parts) == text

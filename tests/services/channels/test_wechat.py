@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -59,17 +60,31 @@ async def test_url_verification_echoes_only_for_our_token(app):
     assert bad.status_code == 403 and "echo-12349" not in bad.text
 
 
+@pytest.fixture(scope="module")
+async def plaintext_app(settings, fakes):
+    """An account in plaintext mode (明文模式: no WECHAT_AES_KEY)."""
+    from tests.services.channels.conftest import channel_settings
+    from tests.services.conftest import serve, shutdown
+
+    live, server = await serve(settings, rasa_url=fakes["rasa"].url,
+                               channels=channel_settings(fakes, wechat_aes_key=None))
+    async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        yield {"live": live, "http": client, "ctx": live.app.ctx, **fakes}
+    await shutdown(server)
+
+
 @pytest.mark.parametrize("safe", [True, False], ids=["safe mode", "plaintext"])
-async def test_a_text_gets_the_bots_answer_passively(app, safe):
+async def test_a_text_gets_the_bots_answer_passively(app, plaintext_app, safe):
+    target = app if safe else plaintext_app
     oid = openid()
-    r = await post_wechat(app["http"], wechat_text(oid, "低保怎么申请"), safe=safe)
+    r = await post_wechat(target["http"], wechat_text(oid, "低保怎么申请"), safe=safe)
     assert r.status_code == 200
     reply = read_reply(r.text, safe)
     assert reply["MsgType"] == "text" and reply["Content"] == "收到：低保怎么申请"
     assert reply["ToUserName"] == oid
-    sent = app["rasa"].received[-1]
+    sent = target["rasa"].received[-1]
     assert sent["sender"] == f"wechat:{oid}" and sent["metadata"]["channel"] == "wechat"
-    stored = await messages(app["ctx"], oid)
+    stored = await messages(target["ctx"], oid)
     assert [(m.direction, m.author, m.state) for m in stored] == [
         ("in", "citizen", "answered"), ("out", "bot", "passive"), ("out", "bot", "internal")]
 
@@ -272,7 +287,8 @@ XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passw
     ("wrong signature", 403), ("replayed timestamp", 403), ("malformed xml", 400),
     ("external entity", 400), ("billion laughs", 400), ("over 64 KB", 413), ("not utf-8", 400),
     ("empty body", 400), ("another account", 403), ("wrong msg_signature", 403),
-    ("safe mode garbage", 400),
+    ("safe mode garbage", 400), ("plaintext in safe mode", 403), ("no msg_signature", 401),
+    ("non-ascii signature", 401), ("non-ascii msg_signature", 401),
 ])
 async def test_bad_input_is_refused_and_nothing_is_stored(app, case, status):
     import time
@@ -283,7 +299,7 @@ async def test_bad_input_is_refused_and_nothing_is_stored(app, case, status):
     http, ctx = app["http"], app["ctx"]
     before, sent = await count(ctx), len(app["rasa"].received)
     oid = openid()
-    safe, body_xml, kw = False, wechat_text(oid, "你好"), {}
+    safe, body_xml, kw = True, wechat_text(oid, "你好"), {}
     if case == "wrong signature":
         kw = {"token": "not-our-token"}
     elif case == "replayed timestamp":
@@ -298,9 +314,17 @@ async def test_bad_input_is_refused_and_nothing_is_stored(app, case, status):
         body_xml = wechat_text(oid, "长" * 30_000)
     elif case == "another account":
         body_xml = wechat_text(oid, "你好", to="gh_somebody_else")
-    elif case in ("wrong msg_signature", "safe mode garbage"):
-        safe = True
+    elif case in ("external entity", "billion laughs", "plaintext in safe mode"):
+        safe = False  # as the outer body (inside the encrypted one: test_declarations_inside…)
     query, body = wechat_request(body_xml, safe, **kw)
+    q = {k: v[0] for k, v in parse_qs(query).items()}
+    if case == "no msg_signature":
+        del q["msg_signature"]
+    elif case == "non-ascii signature":
+        q["signature"] = "签名" * 20
+    elif case == "non-ascii msg_signature":
+        q["msg_signature"] = "签名" * 20
+    query = urlencode(q)
     if case == "not utf-8":
         body = wechat_text(oid, "你好").encode("gbk")
     elif case == "empty body":
@@ -320,6 +344,76 @@ async def test_bad_input_is_refused_and_nothing_is_stored(app, case, status):
     assert r.json()["error"]["code"]
     assert await count(ctx) == before and len(app["rasa"].received) == sent
     assert "lollol" not in r.text and "root:" not in r.text
+
+
+def _signed_again(query: str, **change) -> str:
+    from urllib.parse import parse_qs, urlencode
+
+    q = {k: v[0] for k, v in parse_qs(query).items()}
+    q.update(change)
+    return urlencode(q)
+
+
+@pytest.mark.parametrize("inner", ["external entity", "billion laughs"])
+async def test_declarations_inside_an_encrypted_body_are_refused(app, inner):
+    from tests.services.channels.conftest import wechat_request
+
+    before = await count(app["ctx"])
+    query, body = wechat_request(XXE if inner == "external entity" else BILLION_LAUGHS, safe=True)
+    r = await app["http"].post(f"/channels/wechat?{query}", content=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "xml_not_allowed"
+    assert await count(app["ctx"]) == before
+
+
+async def test_compatible_mode_answers_what_was_encrypted_not_the_plaintext_beside_it(app):
+    """兼容模式 sends the plaintext fields and <Encrypt> with encrypt_type=aes: only the signed,
+    encrypted message counts (the plaintext beside it is not covered by msg_signature)."""
+    from tests.services.channels.conftest import wechat_request
+
+    oid = openid()
+    query, body = wechat_request(wechat_text(oid, "临时救助怎么申请"), safe=True)
+    forged = wechat_text(oid, "我要投诉").replace("<xml>", "").replace("</xml>", "")
+    body = body.replace(b"<xml>", ("<xml>" + forged).encode(), 1)
+    r = await app["http"].post(f"/channels/wechat?{query}", content=body)
+    assert r.status_code == 200, r.text
+    assert read_reply(r.text)["Content"] == "收到：临时救助怎么申请"
+    assert [m.text for m in await messages(app["ctx"], oid) if m.direction == "in"] == ["临时救助怎么申请"]
+
+
+async def test_a_logged_query_string_cannot_carry_another_message(app, plaintext_app):
+    """In plaintext mode the query's signature covers only token, timestamp and nonce: whoever
+    read one URL in a log could post any message under it for five minutes. One timestamp and
+    nonce carry one body; WeChat's retry (the same body) is still one turn."""
+    from urllib.parse import parse_qs
+
+    import xmltodict
+
+    from tests.services.channels.conftest import crypto, wechat_request
+
+    http, ctx = plaintext_app["http"], plaintext_app["ctx"]
+    oid, victim = openid(), openid()
+    query, body = wechat_request(wechat_text(oid, "低保标准是多少"), safe=False)
+    first = await http.post(f"/channels/wechat?{query}", content=body)
+    retry = await http.post(f"/channels/wechat?{query}", content=body)
+    assert first.status_code == retry.status_code == 200
+    assert read_reply(first.text, False)["Content"] == read_reply(retry.text, False)["Content"]
+    assert len([m for m in await messages(ctx, oid) if m.direction == "in"]) == 1
+
+    before = await count(ctx)
+    forged = await http.post(f"/channels/wechat?{query}",
+                             content=wechat_text(victim, "我不要救助了，把我的申请撤了").encode())
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "replayed_nonce"
+    assert await count(ctx) == before and await conversation(ctx, victim) is None
+
+    # Safe mode: the same query string with another, validly encrypted and signed body.
+    query, body = wechat_request(wechat_text(oid, "你好"), safe=True)
+    assert (await app["http"].post(f"/channels/wechat?{query}", content=body)).status_code == 200
+    q = parse_qs(query)
+    other = crypto().encrypt_message(wechat_text(victim, "撤回申请"), q["nonce"][0], q["timestamp"][0])
+    signed = _signed_again(query, msg_signature=xmltodict.parse(other)["xml"]["MsgSignature"])
+    r = await app["http"].post(f"/channels/wechat?{signed}", content=other.encode())
+    assert r.status_code == 403 and r.json()["error"]["code"] == "replayed_nonce"
+    assert await conversation(app["ctx"], victim) is None
 
 
 async def test_a_disabled_channel_answers_404(settings):
