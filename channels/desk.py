@@ -3,11 +3,13 @@ replying on the citizen's channel, private notes, canned replies, handing back t
 resolving, the call-back ticket for a conversation nobody took, and the supervisor's figures.
 No web code here (console/desk.py is the pages); every function takes a `Viewer`.
 
-A conversation is held by one person at a time: claiming is one atomic UPDATE (pending, or a
-live `bot` conversation an agent takes over, -> open with its assignee), so of two agents
-claiming at once exactly one wins and the other is told who holds it. While it is `open` the
-gateway sends the bot nothing. Every view of a transcript, claim, message, transfer and
-hand-back goes to the audit log.
+A conversation is held by one person at a time. Every change of its state is a guarded update
+(channels.states): claiming (pending, or a live `bot` conversation an agent takes over, -> open
+with its assignee), so of two agents claiming at once exactly one wins and the other is told who
+holds it; releasing, transferring, handing back and resolving only by who holds it (or a
+supervisor). While it is `open` the gateway sends the bot nothing, and a reply the bot was
+still thinking about when the agent claimed it is dropped. Every view of a transcript, claim,
+message, transfer and hand-back goes to the audit log.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from channels import events
 from channels.gateway import texts
 from channels.models import WITH_A_PERSON, CannedReply, Conversation, ConversationNote, Message
 from channels.phones import national
+from channels.states import move_conversation
 from hotline.db import utcnow
 from hotline.privacy import mask_phone, mask_text
 from hotline.settings import ALWAYS
@@ -157,22 +160,26 @@ async def delivery_states(sf, conv_id: int, ids: list[int]) -> list[dict]:
 
 
 async def transcript(sf, viewer: Viewer, conv_id: int, ip: str | None = None) -> dict:
-    """The whole conversation, for a person: audited as a view of personal data."""
+    """The whole conversation, for a person: audited as a view of personal data. A clerk who
+    came through a ticket of theirs reads what the citizen and the platform said, and of the
+    citizen's tickets only those referral.access lets them see; agents' notes are the desk's."""
     if not await may_read(sf, viewer, conv_id):
         raise DeskError("not_found", "conversation not found")
     async with sf() as s:
         conv = await conversation(s, conv_id)
-        notes = [{"id": n.id, "author": n.author, "text": n.text, "at": n.created_at.isoformat()}
-                 for n in await s.scalars(select(ConversationNote).where(
-                     ConversationNote.conversation_id == conv_id).order_by(ConversationNote.id))]
+        notes = [] if not viewer.on_desk else [
+            {"id": n.id, "author": n.author, "text": n.text, "at": n.created_at.isoformat()}
+            for n in await s.scalars(select(ConversationNote).where(
+                ConversationNote.conversation_id == conv_id).order_by(ConversationNote.id))]
         screened = await _latest_screen(s, conv_id)
         view = {**row(conv, utcnow()), "contact_id": conv.contact_id, "phone": conv.phone,
                 "sender": conv.sender_key}
     await referral.record_audit(sf, viewer.actor, "conversation_view",
                                 {"conversation_id": conv_id, "channel": conv.channel}, ip)
+    tickets = await referral.tickets_of_conversation(sf, conv_id, conv.phone or conv.contact_id,
+                                                     None if viewer.on_desk else viewer)
     return {"conversation": view, "messages": await messages_after(sf, conv_id), "notes": notes,
-            "eligibility": screened,
-            "tickets": await referral.tickets_of_conversation(sf, conv_id, conv.phone or conv.contact_id)}
+            "eligibility": screened, "tickets": tickets}
 
 
 async def _latest_screen(s, conv_id: int) -> dict | None:
@@ -192,24 +199,29 @@ def _must_hold(conv: Conversation, viewer: Viewer) -> None:
         raise HeldBy(conv.assignee, conv.status)
 
 
+def holds(conv: Conversation, viewer: Viewer) -> bool:
+    return conv.status == "open" and conv.assignee == viewer.username
+
+
 async def claim(sf, redis, viewer: Viewer, conv_id: int, ip: str | None = None) -> dict:
-    """Take the conversation: from the waiting queue, or a live one the bot holds. Exactly one
-    of several agents claiming at once gets it; the others learn who did."""
+    """Take the conversation: from the waiting queue (its handoff stays what it was: why, since
+    when, how urgent), or a live one the bot holds (a new episode: taken over now, nothing of an
+    earlier handoff). Exactly one of several agents claiming at once gets it; the others learn
+    who did."""
     now = utcnow()
     async with sf() as s, s.begin():
-        got = await s.execute(update(Conversation).where(
-            Conversation.id == conv_id, Conversation.status.in_(("pending", "bot")))
-            .values(status="open", assignee=viewer.username, claimed_at=now,
-                    pending_since=func.coalesce(Conversation.pending_since, now),
-                    handoff_reason=func.coalesce(Conversation.handoff_reason, "taken_over"))
-            .execution_options(synchronize_session=False))
-        if not got.rowcount:
-            conv = await conversation(s, conv_id)
-            if conv.status == "open" and conv.assignee == viewer.username:
-                return row(conv, now)  # a double click
-            raise HeldBy(conv.assignee, conv.status)
+        got = await move_conversation(s, conv_id, "pending", "open", assignee=viewer.username,
+                                      claimed_at=now)
+        got = got or await move_conversation(
+            s, conv_id, "bot", "open", assignee=viewer.username, claimed_at=now, pending_since=now,
+            handoff_reason="taken_over", handoff_summary=None, priority=0,
+            first_agent_reply_at=None, waiting_told_at=None)
         conv = await conversation(s, conv_id)
         await s.refresh(conv)
+        if not got:
+            if holds(conv, viewer):
+                return row(conv, now)  # a double click
+            raise HeldBy(conv.assignee, conv.status)
         view = row(conv, now)
     await referral.record_audit(sf, viewer.actor, "conversation_claim", {"conversation_id": conv_id}, ip)
     await events.publish(redis, "conversation", conv_id, status="open", assignee=viewer.username)
@@ -217,8 +229,11 @@ async def claim(sf, redis, viewer: Viewer, conv_id: int, ip: str | None = None) 
 
 
 async def release(sf, redis, viewer: Viewer, conv_id: int, ip: str | None = None) -> dict:
-    """Back to the waiting queue (the agent cannot go on with it)."""
-    return await _move(sf, redis, viewer, conv_id, "release", ip, status="pending", assignee=None)
+    """Back to the waiting queue (the agent cannot go on with it): the wait for the next agent
+    starts now, not when the citizen first asked (else a conversation held longer than the
+    claim timeout would become a call-back ticket at once)."""
+    return await _move(sf, redis, viewer, conv_id, "release", ip, to_status="pending",
+                       assignee=None, claimed_at=None, pending_since=utcnow())
 
 
 async def transfer(sf, redis, viewer: Viewer, conv_id: int, to: str, ip: str | None = None) -> dict:
@@ -227,18 +242,24 @@ async def transfer(sf, redis, viewer: Viewer, conv_id: int, to: str, ip: str | N
     target = await users.by_username(sf, to)
     if target is None or not target.active or not users.viewer_of(target).on_desk:
         raise DeskError("invalid", f"{to} 不是可接手会话的坐席", field="to")
-    return await _move(sf, redis, viewer, conv_id, "transfer", ip, to=to, assignee=to)
+    return await _move(sf, redis, viewer, conv_id, "transfer", ip, to_status="open", to=to,
+                       assignee=to, claimed_at=utcnow())
 
 
-async def _move(sf, redis, viewer: Viewer, conv_id: int, action: str, ip, to: str | None = None,
-                **values) -> dict:
+def _holder(viewer: Viewer) -> list:
+    """Who may move an open conversation on: its assignee, or any supervisor."""
+    return [] if viewer.role == "supervisor" else [Conversation.assignee == viewer.username]
+
+
+async def _move(sf, redis, viewer: Viewer, conv_id: int, action: str, ip, to_status: str,
+                to: str | None = None, **values) -> dict:
     now = utcnow()
     async with sf() as s, s.begin():
+        moved = await move_conversation(s, conv_id, "open", to_status, *_holder(viewer), **values)
         conv = await conversation(s, conv_id)
-        if not (viewer.role == "supervisor" and conv.status == "open"):
-            _must_hold(conv, viewer)
-        for k, v in values.items():
-            setattr(conv, k, v)
+        await s.refresh(conv)
+        if not moved:
+            raise HeldBy(conv.assignee, conv.status)
         view = row(conv, now)
     await referral.record_audit(sf, viewer.actor, f"conversation_{action}",
                                 {"conversation_id": conv_id, **({"to": to} if to else {})}, ip)
@@ -287,11 +308,15 @@ async def note(sf, redis, viewer: Viewer, conv_id: int, text: str, ip: str | Non
 async def _end(sf, outbound, viewer: Viewer, conv_id: int, status: str, told: str, action: str,
                ip: str | None) -> dict:
     now = utcnow()
+    # A supervisor may end a conversation still waiting in the queue too.
+    held = WITH_A_PERSON if viewer.role == "supervisor" else "open"
     async with sf() as s, s.begin():
+        moved = await move_conversation(s, conv_id, held, status, *_holder(viewer), assignee=None,
+                                        priority=0)
         conv = await conversation(s, conv_id)
-        if not (viewer.role == "supervisor" and conv.status in WITH_A_PERSON):
-            _must_hold(conv, viewer)
-        conv.status, conv.assignee, conv.priority = status, None, 0
+        await s.refresh(conv)
+        if not moved:
+            raise HeldBy(conv.assignee, conv.status)
         view = row(conv, now)
     if conv.channel != "voice":
         await outbound.send(conv_id, told, "system")
@@ -344,12 +369,11 @@ async def delete_canned(sf, viewer: Viewer, code: str) -> None:
 # --- nobody came ---------------------------------------------------------------------------------
 
 def claim_deadline(pending_since: datetime, minutes: float, hours) -> datetime:
-    """When a pending conversation has waited too long, counting only agent hours."""
+    """When a pending conversation has waited too long, counting only agent hours (the
+    settings' spans, hotline.hours)."""
     if hours == ALWAYS:
         return pending_since + timedelta(minutes=minutes)
-    spans = [(datetime.strptime(a, "%H:%M").time(), datetime.strptime(b, "%H:%M").time())
-             for a, b in hours]
-    return add_working_hours(pending_since, minutes / 60, spans)
+    return add_working_hours(pending_since, minutes / 60, list(hours))
 
 
 async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = None) -> int:
@@ -365,11 +389,9 @@ async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = Non
         if claim_deadline(conv.pending_since, minutes, hours) > now:
             continue
         async with sf() as s, s.begin():  # one process does it: the status flips once
-            got = await s.execute(update(Conversation).where(
-                Conversation.id == conv.id, Conversation.status == "pending",
-                Conversation.pending_since == conv.pending_since).values(status="resolved", priority=0)
-                .execution_options(synchronize_session=False))
-            if not got.rowcount:
+            if not await move_conversation(s, conv.id, "pending", "resolved",
+                                           Conversation.pending_since == conv.pending_since,
+                                           priority=0):
                 continue
         ref = await _file_call_back(sf, conv, minutes)
         told = texts()["desk"]["call_back"].format(reference_no=ref) if ref else \

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 
 from sanic import Request, redirect
 from sanic import json as json_response
@@ -41,7 +42,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _desk_error(exc: desk.DeskError) -> ApiError:
-    status = {"not_found": 404, "held": 409, "voice": 409}.get(exc.code, 422)
+    status = {"not_found": 404, "held": 409, "voice": 409, "conflict": 409}.get(exc.code, 422)
     return ApiError(status, exc.code, str(exc), **exc.details)
 
 
@@ -119,6 +120,7 @@ async def conversation_page(request: Request, conv_id: int):
     except desk.DeskError as exc:
         raise _desk_error(exc) from None
     prefill = await _prefill(request, view) if viewer.on_desk else {}
+    prefill["idempotency_key"] = secrets.token_urlsafe(16)  # this drawing of the ticket form
     return await _render(request, "desk_conversation.html", nav="desk", v=view, prefill=prefill,
                          canned=await desk.canned(sf) if viewer.on_desk else [],
                          last_event=await _latest_event_id(request.app.ctx.redis),
@@ -167,13 +169,33 @@ async def _act(request: Request, conv_id: int, action: str, data: dict):
     return await calls[action]()
 
 
+async def _held(request: Request, conv_id: int):
+    """The conversation, if the caller holds it (filing and attaching are the holder's)."""
+    async with request.app.ctx.sessions() as s:
+        conv = await desk.conversation(s, conv_id)
+    if not desk.holds(conv, request.ctx.viewer):
+        raise desk.HeldBy(conv.assignee, conv.status)
+    return conv
+
+
+def _idempotency_key(request: Request, conv_id: int, data: dict) -> str | None:
+    """The form's own key (a fresh one each time the page is drawn) or an API caller's
+    Idempotency-Key: pressing the button twice, or a retried request, files one referral."""
+    key = str(data.get("idempotency_key") or request.headers.get("idempotency-key") or "").strip()
+    if not key:
+        return None
+    if len(key) > 64:
+        raise desk.DeskError("invalid", "idempotency_key is longer than 64 characters",
+                             field="idempotency_key")
+    return f"desk:ticket:{conv_id}:{key}"
+
+
 async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
     """A referral from the conversation: the form's fields, the conversation linked."""
     from referral.api import parse_new_referral
 
     ctx, viewer, sf = request.app.ctx, request.ctx.viewer, request.app.ctx.sessions
-    async with sf() as s:
-        conv = await desk.conversation(s, conv_id)
+    conv = await _held(request, conv_id)
     phone = str(data.get("phone") or "").strip()
     if "*" in phone:  # the form shows the number masked: unchanged, it stands for the real one
         slots = await tracker_slots(ctx.rasa_http, ctx.settings.rasa_url, conv.sender_key)
@@ -186,16 +208,24 @@ async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
             "citizen": {"name": data.get("citizen_name"), "phone": phone},
             "channel": conv.channel, "conversation_id": str(conv_id)}
     req = parse_new_referral(body)
-    ticket, _ = await service.create_referral(sf, req, None, actor=viewer.actor)
-    await service.record_audit(sf, viewer.actor, "conversation_ticket",
-                               {"conversation_id": conv_id}, client_ip(request), ticket["reference_no"])
+    try:
+        ticket, created = await service.create_referral(sf, req, _idempotency_key(request, conv_id, data),
+                                                        actor=viewer.actor)
+    except service.IdempotencyConflict:
+        raise desk.DeskError("conflict", labels()["desk"]["ticket_form_used"]) from None
+    if created:
+        await service.record_audit(sf, viewer.actor, "conversation_ticket", {"conversation_id": conv_id},
+                                   client_ip(request), ticket["reference_no"])
     return ticket
 
 
 async def _attach(request: Request, conv_id: int, data: dict) -> dict:
+    conv = await _held(request, conv_id)
+    phone = conv.phone or (conv.contact_id if conv.channel in ("sms", "voice") else None)
     try:
         return await service.attach_conversation(request.app.ctx.sessions, request.ctx.viewer,
                                                  str(data.get("reference_no", "")).strip(), conv_id,
+                                                 national(phone) if phone else None,
                                                  ip=client_ip(request))
     except service.NotFound:
         raise desk.DeskError("invalid", "没有这个编号的转介", field="reference_no") from None
@@ -243,7 +273,8 @@ async def event_stream(request: Request):
     try:
         while loop.time() < ends:
             await desk.mark_online(redis, viewer)
-            got = await redis.xread({events.STREAM: last}, block=STREAM_BLOCK_MS, count=200)
+            got = await request.app.ctx.redis_stream.xread({events.STREAM: last},
+                                                           block=STREAM_BLOCK_MS, count=200)
             if not got:
                 await response.send(": waiting\n\n")
                 continue

@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         app_.ctx.engine = create_engine(settings.database_url)
         app_.ctx.sessions = session_factory(app_.ctx.engine)
         app_.ctx.redis = create_redis(settings.redis_url)
+        # Reads that block on purpose (the desk's event stream, the chat's long poll) have a
+        # client of their own, whose socket waits as long as they block.
+        app_.ctx.redis_stream = (create_redis(settings.redis_url, blocking_s=web.LONG_POLL_S)
+                                 if settings.redis_url else app_.ctx.redis)
         app_.ctx.http = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
         app_.ctx.rasa_http = rasa_client.client(settings)
         app_.ctx.gateway, app_.ctx.outbound = channels_runtime.build(app_.ctx)
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
         await app_.ctx.http.aclose()
         await app_.ctx.rasa_http.aclose()
         await app_.ctx.redis.aclose()
+        if app_.ctx.redis_stream is not app_.ctx.redis:
+            await app_.ctx.redis_stream.aclose()
         await app_.ctx.engine.dispose()
 
     headers.install(app, settings.cookie_secure)

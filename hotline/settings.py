@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hotline.hours import Spans, parse_spans
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,20 +29,13 @@ def _async_database_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL: unsupported database {scheme!r} (use postgresql or sqlite)")
 
 
-ALWAYS = (("00:00", "24:00"),)  # AGENT_HOURS=always: a desk staffed day and night, every day
+# AGENT_HOURS=always (or 00:00-24:00): a desk staffed day and night, every day, holidays too.
+ALWAYS = parse_spans("00:00-24:00", "AGENT_HOURS")
 
 
-def _hours(spec: str) -> tuple[tuple[str, str], ...]:
-    """"08:30-12:00,13:30-17:30" -> (("08:30", "12:00"), ("13:30", "17:30")); "always"."""
-    if spec.strip().lower() == "always":
-        return ALWAYS
-    spans = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        begin, sep, end = part.partition("-")
-        if not sep or not begin.strip() or not end.strip():
-            raise ValueError(f"AGENT_HOURS: {part!r} is not HH:MM-HH:MM")
-        spans.append((begin.strip(), end.strip()))
-    return tuple(spans)
+def _hours(spec: str) -> Spans:
+    """"08:30-12:00,13:30-17:30" -> the spans of working days agents are on duty; "always"."""
+    return ALWAYS if spec.strip().lower() == "always" else parse_spans(spec, "AGENT_HOURS")
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ class ChannelSettings:
     voice_say_language: str = "zh-CN"
     voice_gather_language: str = "cmn-Hans-CN"
     max_body_bytes: int = 64 * 1024
-    agent_hours: tuple[tuple[str, str], ...] = (("08:30", "17:30"),)  # working days
+    agent_hours: Spans = (("08:30", "17:30"),)  # of working days; strings are parsed at start
     agent_expected_wait_min: int = 10
 
     @property
@@ -118,6 +113,7 @@ class ChannelSettings:
         )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "agent_hours", parse_spans(self.agent_hours, "AGENT_HOURS"))
         # The provider's deadline wins: an answer later than it is dropped and the request
         # retried (WeChat after 5 s, Twilio after 15 s), so the passive answer's budget must end
         # before, with room for the response to travel.

@@ -243,23 +243,37 @@ async def test_a_ticket_filed_from_the_conversation_links_back(app, people, sess
 
 
 async def test_attach_a_conversation_to_an_existing_ticket(app, people, file_ticket_sms):
-    conv_id = await handed_over(app)
-    ref = await file_ticket_sms()
-    r = await act(people["agent_a"], conv_id, "attach", reference_no=ref)
+    """The agent holding a conversation links it to the caller's own earlier referral (one the
+    bot or a clerk filed for the same phone number); another caller's referral is refused."""
+    phone = new_phone()
+    conv_id = await handed_over(app, phone=phone)
+    ref = await file_ticket_sms(phone[3:])
+    agent = people["agent_a"]
+    assert (await act(agent, conv_id, "attach", reference_no=ref)).status_code == 409  # not claimed
+    await act(agent, conv_id, "claim")
+    r = await act(agent, conv_id, "attach", reference_no=ref)
     assert r.status_code == 200 and r.json()["reference_no"] == ref
-    again = await act(people["agent_a"], await handed_over(app), "attach", reference_no=ref)
-    assert again.status_code == 422  # linked to another conversation already
-    unknown = await act(people["agent_a"], conv_id, "attach", reference_no="12349-20000101-0001")
+    async with app["ctx"].sessions() as s:
+        t = await s.scalar(select(Ticket).where(Ticket.reference_no == ref))
+    assert t.conversation_id == str(conv_id)
+    again = await act(agent, conv_id, "attach", reference_no=ref)  # a double submit
+    assert again.status_code == 200 and again.json()["reference_no"] == ref
+    other = await handed_over(app)  # another caller's conversation
+    await act(agent, other, "claim")
+    assert (await act(agent, other, "attach", reference_no=ref)).status_code == 422
+    strangers = await file_ticket_sms("13800002222")
+    assert (await act(agent, conv_id, "attach", reference_no=strangers)).status_code == 422
+    unknown = await act(agent, conv_id, "attach", reference_no="12349-20000101-0001")
     assert unknown.status_code == 422
 
 
 @pytest.fixture
 def file_ticket_sms(app):
-    async def file() -> str:
+    async def file(phone: str) -> str:
         from referral import service
 
         req = service.NewReferral(program="tekun", region="320200", citizen_name="赵大爷",
-                                  citizen_phone="13800002222", description="独居老人", channel="api")
+                                  citizen_phone=phone, description="独居老人", channel="api")
         body, _ = await service.create_referral(app["ctx"].sessions, req, None, "test")
         return body["reference_no"]
     return file
@@ -312,17 +326,28 @@ async def test_supervisors_edit_canned_replies_agents_use_them(app, people):
 
 
 async def test_the_supervisor_sees_agents_waits_and_the_median_first_reply(app, people):
-    conv_id = await handed_over(app)
+    sup = people["supervisor"].client
+    before = (await sup.get("/console/desk/supervisor.json")).json()
+    conv_id, waiting_long = await handed_over(app), await handed_over(app)
     async with app["ctx"].sessions() as s, s.begin():
         await s.execute(update(Conversation).where(Conversation.id == conv_id)
                         .values(pending_since=utcnow() - timedelta(seconds=90)))
+        # older than any other test's handoff: the longest wait is this one's
+        await s.execute(update(Conversation).where(Conversation.id == waiting_long)
+                        .values(pending_since=utcnow() - timedelta(days=3)))
     await act(people["agent_a"], conv_id, "claim")
     await act(people["agent_a"], conv_id, "reply", text="您好")
     await desk.mark_online(app["ctx"].redis, Viewer(people["agent_b"].username, "agent"))
-    f = (await people["supervisor"].client.get("/console/desk/supervisor.json")).json()
+    f = (await sup.get("/console/desk/supervisor.json")).json()
     assert people["agent_b"].username in f["agents_online"]
-    assert f["median_first_reply_s"] is not None and f["first_replies_today"] >= 1
-    assert f["waiting"] >= 0 and f["longest_wait_s"] >= 0
+    assert f["first_replies_today"] == before["first_replies_today"] + 1
+    assert f["median_first_reply_s"] is not None
+    assert f["waiting"] == before["waiting"] + 1  # two handed over, one claimed
+    assert f["open"] == before["open"] + 1
+    assert 3 * 86400 <= f["longest_wait_s"] < 3 * 86400 + 60
+    await act(people["agent_a"], waiting_long, "claim")
+    after = (await sup.get("/console/desk/supervisor.json")).json()
+    assert after["waiting"] == before["waiting"] and after["longest_wait_s"] < 3 * 86400
 
 
 async def test_nobody_claiming_in_time_files_a_call_back_ticket(app, sessions):
