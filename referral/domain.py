@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from hotline.hours import parse_spans
 from referral import units
 from referral.units import Directory
 from referral.workdays import add_calendar_days, add_working_days, add_working_hours
@@ -102,8 +103,7 @@ def route(program: str, region: str, street: str | None = None, text: str = "",
 # --- SLA policies ----------------------------------------------------------------------------
 
 def office_hours() -> list[tuple[time, time]]:
-    return [(time.fromisoformat(a), time.fromisoformat(b))
-            for a, b in sla_policies()["office_hours"]["value"]]
+    return list(parse_spans(sla_policies()["office_hours"]["value"], "office_hours"))
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,9 @@ class Ticket(Base):
     # The resolution clock runs from filing (or a reopening), whoever holds the ticket; the time
     # spent waiting for the citizen does not count against it.
     resolution_clock_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    paused_total_s: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The citizen's completed waits in this clock cycle, [[paused, resumed], …] in ISO 8601: a
+    # transfer credits their working time again in the new policy's unit.
+    pauses: Mapped[list] = mapped_column(JSON, default=list)
     # The latest notice to the citizen could not be delivered (the clerk must reach them).
     notice_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

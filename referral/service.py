@@ -41,7 +41,7 @@ from referral.models import (
     TicketEvent,
     UnitEdit,
 )
-from referral.workdays import CHINA, is_working_day
+from referral.workdays import CHINA, is_working_day, shifted_by_pauses
 from rules.regions import regions
 
 
@@ -249,14 +249,22 @@ async def record_audit(sf: async_sessionmaker, actor: str, action: str, detail: 
                          created_at=utcnow()))
 
 
-async def tickets_of_conversation(sf: async_sessionmaker, conversation_id: int,
-                                  phone: str | None) -> list[dict]:
-    """The citizen's tickets as the desk shows them (masked rows): filed from this conversation
-    or under the same mobile number."""
+def _of_citizen(conversation_id: int, phone: str | None):
+    """Tickets filed from this conversation or under the same mobile number."""
     cond = Ticket.conversation_id == str(conversation_id)
     digits = "".join(ch for ch in (phone or "") if ch.isdigit())[-11:]
     if len(digits) == 11:
         cond = or_(cond, Ticket.citizen_phone.like(f"%{digits}"))
+    return cond
+
+
+async def tickets_of_conversation(sf: async_sessionmaker, conversation_id: int,
+                                  phone: str | None, viewer: Viewer | None = None) -> list[dict]:
+    """The citizen's tickets as the desk shows them (masked rows): filed from this conversation
+    or under the same mobile number; for a clerk (`viewer`), only those they may see."""
+    cond = _of_citizen(conversation_id, phone)
+    if viewer is not None:
+        cond = and_(cond, _visible_to(viewer))
     now = utcnow()
     async with sf() as s:
         rows = await s.scalars(select(Ticket).where(cond).order_by(Ticket.id.desc()).limit(20))
@@ -280,14 +288,21 @@ async def conversation_ticket_visible(sf: async_sessionmaker, viewer: Viewer, co
 
 
 async def attach_conversation(sf: async_sessionmaker, viewer: Viewer, reference_no: str,
-                              conversation_id: int, ip: str | None = None) -> dict:
-    """An agent links a conversation to an existing ticket (its page then links the transcript)."""
+                              conversation_id: int, phone: str | None, ip: str | None = None) -> dict:
+    """An agent links a conversation to an existing ticket (its page then links the transcript).
+    Only a ticket the agent may see: one of this citizen's (filed from the conversation or under
+    its phone number `phone`), or one their role shows them; any other is NotFound, as if it
+    did not exist. Attaching again is a no-op."""
     now = utcnow()
     async with sf() as s, s.begin():
-        t = await s.scalar(select(Ticket).where(Ticket.reference_no == reference_no))
+        t = await s.scalar(select(Ticket).where(Ticket.reference_no == reference_no,
+                                                or_(_of_citizen(conversation_id, phone),
+                                                    _visible_to(viewer))))
         if t is None:
             raise NotFound(reference_no)
-        if t.conversation_id and t.conversation_id != str(conversation_id):
+        if t.conversation_id == str(conversation_id):
+            return row_view(t, now)  # a double submit: attached already
+        if t.conversation_id:
             raise ValidationError("reference_no", "这件转介已关联另一段会话")
         t.conversation_id, t.updated_at = str(conversation_id), now
         s.add(TicketEvent(ticket_id=t.id, actor=viewer.actor, kind="conversation", created_at=now,
@@ -423,8 +438,10 @@ async def notification_result(sf: async_sessionmaker, outbox_id: int, state: str
     reached = state in NOTICE_REACHED
     async with sf() as s, s.begin():
         row = await s.get(OutboxMessage, outbox_id)
-        if row is None or row.status in ("sent", "failed", "suppressed"):
-            return  # reported already
+        # Reported already; but a notice sent and then reported undelivered (Twilio's callback
+        # comes later) did not reach the citizen after all.
+        if row is None or row.status in ("failed", "suppressed") or (row.status == "sent" and reached):
+            return
         row.status, row.detail = ("sent" if reached else state), detail[:1000] or None
         row.sent_at = now if reached else None
         t = await s.get(Ticket, row.ticket_id)
@@ -495,14 +512,27 @@ def _responded(t: Ticket, now: datetime) -> None:
         t.first_responded_at = now
 
 
+def _pauses(t: Ticket) -> list[tuple[datetime, datetime]]:
+    return [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in t.pauses or []]
+
+
+def _credited(t: Ticket, due: datetime, pauses) -> datetime:
+    """`due` moved by the working time the citizen took in `pauses`, in the unit of the
+    ticket's resolution target (a pause over 国庆 gives back one working day, not eight)."""
+    unit = (t.applied_sla or {}).get("resolution", {}).get("unit", "working_days")
+    return shifted_by_pauses(due, pauses, unit, domain.office_hours())
+
+
 def _unpause(t: Ticket, now: datetime) -> None:
-    """Waiting for the citizen does not count against the department: shift the deadlines."""
+    """Waiting for the citizen does not count against the department: the deadlines move by the
+    working time that passed, and the pause is kept so that a transfer credits it again in the
+    new policy's unit."""
     if t.paused_at is None:
         return
-    shift = now - t.paused_at
-    t.resolution_due += shift
-    t.resolution_warn_at += shift
-    t.paused_total_s = (t.paused_total_s or 0) + int(shift.total_seconds())
+    pause = (t.paused_at, now)
+    t.resolution_due = _credited(t, t.resolution_due, [pause])
+    t.resolution_warn_at = _credited(t, t.resolution_warn_at, [pause])
+    t.pauses = [*(t.pauses or []), [t.paused_at.isoformat(), now.isoformat()]]
     t.paused_at = None
 
 
@@ -571,7 +601,7 @@ async def reopen(sf, viewer: Viewer, ref: str, reason: str, ip: str | None = Non
 
     def mutate(s, t, now):
         t.resolved_at, t.sla_cycle = None, t.sla_cycle + 1
-        t.resolution_clock_from, t.paused_total_s = now, 0  # a new request: a new clock
+        t.resolution_clock_from, t.pauses = now, []  # a new request: a new clock
         _apply_sla(t, now)
     return await _change(sf, viewer, ref, "reopen", mutate, ip, reason=reason)
 
@@ -609,14 +639,16 @@ def _transfer_clocks(t: Ticket, now: datetime) -> None:
     started = t.resolution_clock_from or t.created_at
     _, resolution_due = sla.deadlines(started)
     first_due = sla.first_response.due_from(now)
-    resolution_due += timedelta(seconds=t.paused_total_s or 0)
     t.sla_policy, t.applied_sla = sla.policy, sla.plain()
+    resolution_due = _credited(t, resolution_due, _pauses(t))
     t.sla_cycle += 1  # the new office's first-response events count anew
     t.first_responded_at = None
     t.first_response_due, t.first_response_warn_at = first_due, _warn_at(now, first_due)
     t.first_response_warned_at = t.first_response_breached_at = None
     if resolution_due != t.resolution_due:
-        t.resolution_due, t.resolution_warn_at = resolution_due, _warn_at(started, resolution_due)
+        t.resolution_due = resolution_due
+        t.resolution_warn_at = _credited(t, _warn_at(started, sla.resolution.due_from(started)),
+                                         _pauses(t))
         if resolution_due > now:  # a longer policy gives the time back; else the breach stands
             t.resolution_warned_at = t.resolution_breached_at = None
 

@@ -167,25 +167,87 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return local.replace(year=day.year, month=day.month, day=day.day)
 
 
-def add_working_hours(start: datetime, hours: float, office: OfficeHours) -> datetime:
-    """`hours` of office time after `start`, skipping nights, lunch breaks and rest days."""
-    remaining = timedelta(hours=hours)
+def span_end(day: date, end: time) -> datetime:
+    """Where a span of `day` ends: 24:00 (time.max, hotline.hours) is the next midnight."""
+    if end == time.max:
+        return datetime.combine(day + timedelta(days=1), time(0), CHINA)
+    return datetime.combine(day, end, CHINA)
+
+
+WHOLE_DAY: OfficeHours = [(time(0), time.max)]  # a working day counted whole (working_days)
+_DAY_BOUND = 3660  # ten years of days: a bound on every walk, never reached in practice
+
+
+def _spans(start: datetime, office: OfficeHours):
+    """The working spans (begin, end) from `start` on, in order, the first cut at `start`."""
     cursor = start.astimezone(CHINA)
-    for _ in range(3660):  # ten years of days: a bound, never reached in practice
-        day = cursor.date()
+    day = cursor.date()
+    for _ in range(_DAY_BOUND):
         if is_working_day(day):
             for begin, end in office:
-                w_start = datetime.combine(day, begin, CHINA)
-                w_end = datetime.combine(day, end, CHINA)
-                if cursor >= w_end:
-                    continue
-                cursor = max(cursor, w_start)
-                if cursor + remaining <= w_end:
-                    return cursor + remaining
-                remaining -= w_end - cursor
-                cursor = w_end
-        cursor = datetime.combine(day + timedelta(days=1), time(0), CHINA)
-    raise ValueError("working hours target too large")
+                w_start, w_end = datetime.combine(day, begin, CHINA), span_end(day, end)
+                if cursor < w_end:
+                    yield max(cursor, w_start), w_end
+        day += timedelta(days=1)
+    raise ValueError("working time target too large")
+
+
+def add_working_time(start: datetime, amount: timedelta, office: OfficeHours | None = None
+                     ) -> datetime:
+    """The moment `amount` of working time after `start`: office time when `office` is given,
+    else whole working days (24 h each; rest days and holidays do not count). Time that ends
+    with a working day ends when work resumes, so a deadline never carries a holiday's date."""
+    remaining, whole = amount, office is None
+    cursor = start.astimezone(CHINA)
+    if remaining <= timedelta(0):
+        return cursor
+    for begin, end in _spans(cursor, WHOLE_DAY if whole else office):
+        if remaining < end - begin or (not whole and remaining == end - begin):
+            return begin + remaining
+        remaining -= end - begin
+        if remaining == timedelta(0):  # exactly a working day's end: the next one's start
+            return next(_spans(end, WHOLE_DAY))[0]
+    raise AssertionError("unreachable: _spans raises first")
+
+
+def add_working_hours(start: datetime, hours: float, office: OfficeHours) -> datetime:
+    """`hours` of office time after `start`, skipping nights, lunch breaks and rest days."""
+    return add_working_time(start, timedelta(hours=hours), office)
+
+
+def working_time(begin: datetime, end: datetime, office: OfficeHours | None = None) -> timedelta:
+    """The working time from `begin` to `end`, counted as add_working_time counts it (office
+    time when `office` is given, else the hours of working days)."""
+    total = timedelta(0)
+    if end <= begin:
+        return total
+    for w_start, w_end in _spans(begin, WHOLE_DAY if office is None else office):
+        if w_start >= end:
+            return total
+        total += min(w_end, end) - w_start
+    return total
+
+
+def pause_credit(pauses, unit: str, office: OfficeHours) -> timedelta:
+    """What the pauses `[(paused, resumed), …]` give back to a target counted in `unit`: the
+    working time that passed in them, in the unit's own calendar."""
+    if unit == "calendar_days":
+        return sum((resumed - paused for paused, resumed in pauses), timedelta(0))
+    if unit not in ("working_days", "working_hours"):
+        raise ValueError(f"unknown SLA unit {unit!r}")
+    hours = office if unit == "working_hours" else None
+    return sum((working_time(p, r, hours) for p, r in pauses), timedelta(0))
+
+
+def shifted_by_pauses(due: datetime, pauses, unit: str, office: OfficeHours) -> datetime:
+    """A deadline in `unit` moved by the working time the citizen took (pause_credit): a pause
+    over 国庆 gives back the one working day in it, and the deadline lands on a working day."""
+    credit = pause_credit(pauses, unit, office)
+    if credit == timedelta(0):
+        return due
+    if unit == "calendar_days":
+        return due + credit
+    return add_working_time(due, credit, office if unit == "working_hours" else None)
 
 
 def add_calendar_days(start: datetime, days: int) -> datetime:

@@ -3,13 +3,22 @@ to supervisors in the console."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import chinese_calendar
 import pytest
 
 from referral import workdays
-from referral.workdays import CHINA, CalendarError, HolidayCalendar, add_working_days, load_year
+from referral.workdays import (
+    CHINA,
+    CalendarError,
+    HolidayCalendar,
+    add_working_days,
+    add_working_time,
+    load_year,
+    shifted_by_pauses,
+    working_time,
+)
 from tests.services.conftest import serve
 
 GOOD = """year: {year}
@@ -110,3 +119,80 @@ async def test_healthz_reports_calendar_coverage(api):
     assert 2026 in cov["years"] and 2027 in cov["provisional_years"]
     today = datetime.now(CHINA).date()
     assert cov == HolidayCalendar.load().coverage(today)
+
+
+# --- crediting the time a ticket waited for the citizen ---------------------------------------
+
+OFFICE = [(time(9), time(12)), (time(13, 30), time(17, 30))]
+
+
+def _at(*args) -> datetime:
+    return datetime(*args, tzinfo=CHINA)
+
+
+@pytest.mark.parametrize("paused, resumed", [
+    (_at(2025, 9, 30, 10), _at(2025, 10, 9, 10)),  # 国庆 2025: 1–8 Oct
+    (_at(2026, 9, 30, 10), _at(2026, 10, 8, 10)),  # 国庆 2026: 1–7 Oct
+])
+def test_a_pause_over_the_national_day_is_one_working_day(paused, resumed):
+    """From the last working day before 国庆 to the first after it: one working day passed, not
+    the eight or nine calendar days."""
+    assert working_time(paused, resumed) == timedelta(days=1)
+    # in office hours: 10:00–12:00 and 13:30–17:30 on the first day, 09:00–10:00 on the last
+    assert working_time(paused, resumed, OFFICE) == timedelta(hours=7)
+    due = _at(2026, 11, 3, 15)  # a Tuesday
+    # a working day's credit moves Tuesday 15:00 to Wednesday 15:00 (seven office hours too)
+    for unit in ("working_days", "working_hours"):
+        assert shifted_by_pauses(due, [(paused, resumed)], unit, OFFICE) == _at(2026, 11, 4, 15)
+
+
+def test_a_weeks_pause_near_a_holiday_lands_on_a_working_day_at_the_same_time():
+    """A week's pause, Monday 21 to Monday 28 Sep 2026 (中秋 took Friday 25): four working days. A
+    deadline of Tuesday 29 Sep moves four working days, over 国庆 to Saturday 10 Oct (调休, worked)
+    at the same time of day, not seven calendar days into the holiday (6 Oct)."""
+    week = [(_at(2026, 9, 21, 10), _at(2026, 9, 28, 10))]
+    assert working_time(*week[0]) == timedelta(days=4)
+    due = shifted_by_pauses(_at(2026, 9, 29, 10), week, "working_days", OFFICE)
+    assert due == _at(2026, 10, 10, 10) and workdays.is_working_day(due.date())
+    # a warning time on a rest day (中秋) counts from the next working day and ends on one
+    warn = shifted_by_pauses(_at(2026, 9, 26, 15), week, "working_days", OFFICE)
+    assert workdays.is_working_day(warn.astimezone(CHINA).date())
+    assert working_time(_at(2026, 9, 26, 15), warn) == timedelta(days=4)
+
+
+def test_credit_ending_at_midnight_before_a_holiday_falls_due_when_work_resumes():
+    """Exactly the rest of 30 Sep 2026: its last moment is the first of 8 Oct, the same working
+    time, and the deadline carries a working day's date rather than 国庆's."""
+    due = add_working_time(_at(2026, 9, 30, 10), timedelta(hours=14))
+    assert due == _at(2026, 10, 8, 0)
+
+
+def test_calendar_day_targets_credit_the_whole_wait():
+    """A target in calendar days runs through rest days and holidays, so a pause over them gave
+    the department back every one of those days."""
+    pauses = [(_at(2026, 9, 30, 10), _at(2026, 10, 8, 10)), (_at(2026, 10, 9, 9), _at(2026, 10, 9, 12))]
+    assert shifted_by_pauses(_at(2026, 10, 20, 10), pauses, "calendar_days", OFFICE) == \
+        _at(2026, 10, 28, 13)
+
+
+def test_a_pause_with_no_working_time_leaves_the_deadline_alone():
+    weekend = [(_at(2026, 10, 3, 9), _at(2026, 10, 4, 20))]  # inside 国庆
+    sunday_night = _at(2026, 11, 8, 22)
+    for unit in ("working_days", "working_hours"):
+        assert shifted_by_pauses(sunday_night, weekend, unit, OFFICE) == sunday_night
+    with pytest.raises(ValueError, match="unknown SLA unit"):
+        shifted_by_pauses(sunday_night, weekend, "fortnights", OFFICE)
+
+
+def test_shifting_by_the_working_time_between_two_moments_keeps_it():
+    """Two pauses credited one after the other or together move a deadline to the same moment,
+    and the working time between a deadline and its shift is the credit (warning and deadline
+    keep their distance in working time)."""
+    first = (_at(2026, 9, 24, 16), _at(2026, 10, 9, 11))
+    second = (_at(2026, 12, 31, 9), _at(2027, 1, 4, 9))  # over 元旦 2027
+    due = _at(2026, 12, 30, 11)
+    for office in (None, OFFICE):
+        credits = working_time(*first, office), working_time(*second, office)
+        both = add_working_time(due, sum(credits, timedelta()), office)
+        assert both == add_working_time(add_working_time(due, credits[0], office), credits[1], office)
+        assert working_time(due, both, office) == sum(credits, timedelta())

@@ -1,9 +1,11 @@
 """Migrations: models and migrations agree, and upgrading a database that has data works."""
 
 import asyncio
+import json
 import os
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -35,7 +37,8 @@ async def empty_db(settings, tmp_path):
     await conn.close()
 
 
-async def test_upgrade_keeps_existing_tickets(empty_db):
+async def _old_ticket(empty_db):
+    """A database at 0001 holding one ticket, and its engine."""
     cfg = alembic_config(empty_db)
     await asyncio.to_thread(command.upgrade, cfg, "0001")
     engine = create_engine(empty_db.database_url)
@@ -47,6 +50,11 @@ async def test_upgrade_keeps_existing_tickets(empty_db):
             "'civil_affairs', '341503', '王某', '13800001234', '旧数据', 'normal', 'new', 'web', "
             "'2026-01-02 09:00:00+00:00', '2026-01-30 09:00:00+00:00', "
             "'2026-01-01 09:00:00+00:00', '2026-01-01 09:00:00+00:00')"))
+    return cfg, engine
+
+
+async def test_upgrade_keeps_existing_tickets(empty_db):
+    cfg, engine = await _old_ticket(empty_db)
     await asyncio.to_thread(command.upgrade, cfg, "head")
     async with engine.connect() as conn:
         row = (await conn.execute(text(
@@ -57,6 +65,27 @@ async def test_upgrade_keeps_existing_tickets(empty_db):
     await engine.dispose()
     assert tuple(row) == (0, "default", True)
     assert diff == [], diff  # the models and the migrations describe the same schema
+
+
+async def test_a_paused_total_becomes_an_interval_and_back(empty_db):
+    """0009: the seconds a ticket waited for the citizen become one pause ending at its last
+    change (working time is counted from intervals); downgrading sums them again."""
+    cfg, engine = await _old_ticket(empty_db)
+    await asyncio.to_thread(command.upgrade, cfg, "0008")
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE tickets SET paused_total_s = 5400"))
+    await asyncio.to_thread(command.upgrade, cfg, "0009")
+    async with engine.connect() as conn:
+        pauses = (await conn.execute(text("SELECT pauses FROM tickets"))).scalar_one()
+    pauses = json.loads(pauses) if isinstance(pauses, str) else pauses
+    ((begin, end),) = pauses
+    assert datetime.fromisoformat(end) == datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert datetime.fromisoformat(end) - datetime.fromisoformat(begin) == timedelta(seconds=5400)
+    await asyncio.to_thread(command.downgrade, cfg, "0008")
+    async with engine.connect() as conn:
+        total = (await conn.execute(text("SELECT paused_total_s FROM tickets"))).scalar_one()
+    await engine.dispose()
+    assert total == 5400
 
 
 async def test_migrate_on_a_fresh_clone_creates_the_var_folder(tmp_path):

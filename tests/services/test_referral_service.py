@@ -2,7 +2,7 @@
 SLA sweeps and escalation, outbox and audit."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -12,6 +12,7 @@ from referral import service
 from referral.access import Viewer
 from referral.domain import InvalidTransition
 from referral.models import AuditEntry, OutboxMessage, SlaEvent, Ticket
+from referral.workdays import CHINA, is_working_day
 
 CLERK = Viewer("li", "staff", "civil_affairs")
 OTHER_CLERK = Viewer("zhao", "staff", "education")
@@ -88,8 +89,30 @@ async def test_waiting_for_the_citizen_pauses_the_clock(sessions):
                         .values(paused_at=before.paused_at - timedelta(days=3)))
     await service.resume(sessions, CLERK, ref)
     after = await ticket(sessions, ref)
-    shift = after.resolution_due - before.resolution_due
-    assert timedelta(days=3) <= shift < timedelta(days=3, minutes=1)
+    ((paused, resumed),) = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in after.pauses]
+    assert paused == before.paused_at - timedelta(days=3)
+    # the working time in those three days (a weekend or a holiday in them gives nothing back),
+    # added to the deadline on working days: counted here day by day (the calendar itself is
+    # test_calendar's)
+    credit = sum((min(resumed, end) - max(paused, start) for start, end in _days(paused, resumed)
+                  if is_working_day(start.astimezone(CHINA).date())), timedelta(0))
+    assert credit < timedelta(days=3) or all(
+        is_working_day(d.astimezone(CHINA).date()) for d, _ in _days(paused, resumed))
+    due, left = before.resolution_due, credit
+    for start, end in _days(due, due + timedelta(days=60)):
+        if left > timedelta(0) and is_working_day(start.astimezone(CHINA).date()):
+            step = min(left, end - max(start, due))
+            due, left = max(start, due) + step, left - step
+    assert abs(after.resolution_due - due) < timedelta(seconds=1), (after.resolution_due, due)
+
+
+def _days(begin: datetime, end: datetime):
+    """(start, end) of each day in China from the one holding `begin` to the one holding `end`."""
+    day = begin.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        following = (day + timedelta(days=1)).replace(hour=0)
+        yield day, following
+        day = following
 
 
 async def test_role_matrix(sessions):

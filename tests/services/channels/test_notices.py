@@ -5,7 +5,7 @@ ticket and restarts its clock."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -68,12 +68,18 @@ async def test_a_request_for_information_reaches_wechat_and_the_answer_resumes_t
         [("accepted", "sent"), ("waiting_citizen", "sent")]
     paused = await ticket(ctx, ref)
     assert paused.status == "waiting_citizen" and paused.paused_at is not None
+    # the citizen took two weeks (some working days, whatever the day the test runs: a pause
+    # over a weekend alone gives nothing back, test_sla_clocks counts it exactly)
+    async with ctx.sessions() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.reference_no == ref)
+                        .values(paused_at=paused.paused_at - timedelta(days=14)))
     before = len(app["rasa"].received)
     r = await post_wechat(app["http"], wechat_text(oid, "户口簿照片我让孙子拍了，马上发"))
     assert ref in read_reply(r.text)["Content"] and len(app["rasa"].received) == before
     resumed = await ticket(ctx, ref)
     assert resumed.status == "in_progress" and resumed.paused_at is None
     assert resumed.resolution_due > paused.resolution_due  # the wait did not count
+    assert [datetime.fromisoformat(a) for a, _ in resumed.pauses] == [paused.paused_at - timedelta(days=14)]
     detail = await service.get_ticket(ctx.sessions, CLERK, ref)
     reply = [e for e in detail["events"] if e["kind"] == "citizen_reply"]
     assert reply and reply[0]["data"]["text"] == "户口簿照片我让孙子拍了，马上发"
