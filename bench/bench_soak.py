@@ -125,7 +125,7 @@ def _notices() -> set[str]:
     from channels.gateway import texts
 
     t = texts()
-    return {t["bot_unavailable"], t["bot_unavailable_crisis"]}
+    return {t["bot_unavailable"], t["crisis"]}
 
 
 class Recorder:

@@ -1,13 +1,17 @@
-"""The route/role matrix, generated from the app's route list: every route declares who may
-call it (hotline/auth.py) and every route is tried as a stranger, with the service token and
-as each staff role, so a new route is covered the day it is added."""
+"""The route/role matrix: every route declares who may call it (hotline/auth.py), the table
+tests/services/data/route_access.yml says by hand who should, and every route is tried as a
+stranger, with the service token and as each staff role against the table. A new route, or a
+changed declaration, fails until the table agrees."""
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from sanic import json
 
 from console import users
@@ -76,12 +80,43 @@ async def _status(client: httpx.AsyncClient, method: str, path: str, headers: di
     return response.status_code
 
 
+WHO = (*ROLES, "staff+desk")
+
+
+@cache
+def expected() -> dict[str, str | tuple[str, ...]]:
+    """'METHOD /path' → public, provider, internal, or the staff who may call it."""
+    table = yaml.safe_load((Path(__file__).parent / "data" / "route_access.yml").read_text("utf-8"))
+    return {route: who if isinstance(who, str) else tuple(who) for route, who in table.items()}
+
+
 def _rows(app):
-    return [(method, row) for row in route_matrix(app) for method in row["methods"]]
+    """(method, path, who should reach it) for every route of the app."""
+    return [(method, row["path"], expected()[f"{method} {row['path']}"])
+            for row in route_matrix(app) for method in row["methods"]]
+
+
+def _declared(row, method: str) -> str | tuple[str, ...]:
+    spec = row["access"]
+    if spec.kind != "staff":
+        return spec.kind
+    return tuple(w for w in WHO if (not spec.roles or w.split("+")[0] in spec.roles)
+                 and (not spec.desk or w in ("agent", "supervisor", "staff+desk")))
 
 
 def test_every_route_declares_its_access(settings):
     assert undeclared_routes(create_app(settings, name="matrix_declared")) == []
+
+
+def test_the_declarations_are_the_written_table(settings):
+    app = create_app(settings, name="matrix_table")
+    declared = {f"{m} {row['path']}": _declared(row, m) for row in route_matrix(app)
+                for m in row["methods"]}
+    table = expected()
+    assert sorted(set(declared) - set(table)) == [], "routes missing from route_access.yml"
+    assert sorted(set(table) - set(declared)) == [], "route_access.yml names routes that are gone"
+    assert {r: w for r, w in declared.items() if table[r] != w} == {}
+    assert all(set(w) <= set(WHO) for w in table.values() if isinstance(w, tuple))
 
 
 async def test_a_route_without_a_declaration_stops_the_start(settings):
@@ -106,15 +141,15 @@ async def serve_app(app):
 
 async def test_strangers_reach_only_public_routes(matrix_app):
     async with httpx.AsyncClient(base_url=matrix_app.url, timeout=30) as c:
-        for method, row in _rows(matrix_app.app):
-            spec, path = row["access"], concrete(row["path"])
+        for method, route, who in _rows(matrix_app.app):
+            path = concrete(route)
             status = await _status(c, method, path, OUTSIDE)
-            where = (method, row["path"], status)
-            if spec.kind == "public":
+            where = (method, route, status)
+            if who == "public":
                 assert status not in (401, 403), where
-            elif spec.kind == "provider":  # the channel checks its provider's signature
+            elif who == "provider":  # the channel checks its provider's signature
                 assert status == 403, where
-            elif spec.kind == "internal":
+            elif who == "internal":
                 assert status == 401, where
             elif path.startswith("/console"):  # a page: to the login form
                 assert status == 302, where
@@ -125,31 +160,28 @@ async def test_strangers_reach_only_public_routes(matrix_app):
 async def test_the_service_token_opens_internal_routes_only(matrix_app):
     auth = {**OUTSIDE, "Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=matrix_app.url, timeout=30) as c:
-        for method, row in _rows(matrix_app.app):
-            if row["access"].kind not in ("internal", "staff"):
+        for method, route, who in _rows(matrix_app.app):
+            if who in ("public", "provider"):
                 continue
-            status = await _status(c, method, concrete(row["path"]), auth)
-            if row["access"].kind == "internal":
-                assert status not in (401, 403), (method, row["path"], status)
+            status = await _status(c, method, concrete(route), auth)
+            if who == "internal":
+                assert status not in (401, 403), (method, route, status)
             else:  # a token is not a staff session
-                assert status in (302, 401), (method, row["path"], status)
+                assert status in (302, 401), (method, route, status)
 
 
-@pytest.mark.parametrize("who", [*ROLES, "staff+desk"])
-async def test_each_role_reaches_what_its_declaration_allows(matrix_app, staff_clients, who):
+@pytest.mark.parametrize("who", WHO)
+async def test_each_role_reaches_what_the_table_allows(matrix_app, staff_clients, who):
     staff = staff_clients[who]
-    role, on_desk = who.split("+")[0], who in ("agent", "supervisor", "staff+desk")
-    for method, row in _rows(matrix_app.app):
-        spec = row["access"]
-        if spec.kind != "staff" or row["path"] == "/console/logout":
+    for method, route, allowed in _rows(matrix_app.app):
+        if isinstance(allowed, str) or route == "/console/logout":
             continue
-        status = await _status(staff.client, method, concrete(row["path"]),
+        status = await _status(staff.client, method, concrete(route),
                                {**OUTSIDE, "X-CSRF-Token": staff.csrf})
-        allowed = (not spec.roles or role in spec.roles) and (not spec.desk or on_desk)
-        if allowed:
-            assert status not in (401, 403), (who, method, row["path"], status)
+        if who in allowed:
+            assert status not in (401, 403), (who, method, route, status)
         else:
-            assert status == 403, (who, method, row["path"], status)
+            assert status == 403, (who, method, route, status)
     # and a session with a wrong CSRF token changes nothing
     r = await staff.client.post("/console/logout", headers={"X-CSRF-Token": "wrong"})
     assert r.status_code == 403
