@@ -413,9 +413,11 @@ class Gateway:
                 while more:
                     lock = self.redis.lock(f"lock:conversation:{conv_id}", timeout=lifetime,
                                            blocking_timeout=lifetime)
+                    if breaker(self.redis).is_open:  # failed just now: not tried, not re-tripped
+                        # (re-tripping on every retry would keep it open while citizens write)
+                        await self._bot_down(conv_id, ConnectionError("Redis unavailable (recent failure)"))
+                        return
                     try:
-                        if breaker(self.redis).is_open:
-                            raise ConnectionError("Redis unavailable (recent failure)")
                         taken = await lock.acquire()
                     except UNAVAILABLE as exc:
                         breaker(self.redis).trip("conversation lock", exc)

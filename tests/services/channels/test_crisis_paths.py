@@ -167,3 +167,40 @@ async def test_a_reply_to_a_ticket_that_stopped_waiting_keeps_wechats_deadline(a
             break
     else:
         raise AssertionError("the late answer never went out")
+
+
+async def test_redis_back_the_bot_answers_again_though_citizens_kept_writing(settings, fakes):
+    """Redis drops out and comes back while a citizen's page keeps sending the same message
+    every 0.3 s (what the page and the providers do on a 503). Each retry meets the breaker the
+    failure opened; if a retry re-opened it, the breaker would never close while anyone writes
+    and the bot would stay "unavailable" after Redis is back (the fault test saw a minute of it)."""
+    from hotline.cache import BREAKER_OPEN_S
+    from tests.services.faults import Proxy
+
+    if not settings.redis_url:
+        pytest.skip("needs the real Redis (REDIS_URL)")
+    upstream = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = await Proxy(upstream).start()
+    try:
+        async with _app_with_redis_at(settings, fakes, proxy.port) as (_live, http):
+            sender, said = f"web-{uuid.uuid4().hex[:8]}", "低保标准是多少"
+            first = await http.post("/channels/web/messages", json={"sender": sender, "text": "你好"})
+            assert first.status_code == 200, first.text
+            await asyncio.sleep(0.5)  # its turn's lock released (else Redis keeps it a lifetime)
+
+            async def send() -> httpx.Response:
+                return await http.post("/channels/web/messages", json={
+                    "sender": sender, "text": said, "message_id": "page-msg-1"})
+
+            await proxy.stop()
+            down = await send()
+            assert down.status_code == 503, down.text
+            await proxy.start()
+            back_at = time.monotonic()
+            while (r := await send()).status_code == 503:
+                assert time.monotonic() - back_at < BREAKER_OPEN_S + 5, "never answered again"
+                await asyncio.sleep(0.3)
+            assert r.status_code == 200
+            assert [m.get("text") for m in r.json()["replies"] if m.get("text")] == [f"收到：{said}"]
+    finally:
+        await proxy.stop()
