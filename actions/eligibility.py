@@ -363,7 +363,10 @@ class ActionScreenEligibility(Action):
         dispatcher.utter_message(response="utter_eligibility_caveat_provisional" if provisional
                                  else "utter_eligibility_caveat")
         dispatcher.utter_message(response="utter_offer_referral")
-        return [SlotSet("suggested_program", best), SlotSet("pending_retry", None)]
+        return [SlotSet("suggested_program", best), SlotSet("pending_retry", None),
+                # 一门受理: a help request after the screen proposes each of these
+                SlotSet("screened_programs", [{"program": p["program"], "status": p["status"]}
+                                              for p in hopeful])]
 
 
 def screen_line(p: Dict[str, Any]) -> str:

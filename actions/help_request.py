@@ -20,9 +20,10 @@ from actions.offers import MAX_DESCRIPTION
 from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, fresh_user_turn, latest_intent
 from actions.parsing import parse_mobile, parse_name, parse_street
 from actions.regions import normalise_region, region_from_text
-from actions.vocabulary import department_name, need_of, program_name, program_named, sounds_urgent, vocabulary
+from actions.vocabulary import department_name, department_of, need_of, program_name, program_named, sounds_urgent, vocabulary
 
 MAX_NAME = 16
+MAX_PROPOSED = 4  # needs offered at once: more is read out to a person
 UNKNOWN = "unknown"
 _NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|姓名是|姓名[:：]?|名字是|名字叫"
                           r"|称呼我|我的名字是)")
@@ -122,9 +123,70 @@ def choose_program(tracker: Tracker, description: str) -> Tuple[str, bool]:
     return vocabulary()["default_program"], False
 
 
+async def proposed_referrals(tracker: Tracker, description: str) -> List[str]:
+    """一门受理: the programs to offer when the citizen told several needs (POST
+    /api/cases/proposals: each need read in the description, each program the screen found
+    likely or possible), the request's own program first; [] when there is only one (or the
+    service cannot say: the request is filed as one referral, as before)."""
+    primary, sure = choose_program(tracker, description)
+    screen = {"programs": tracker.get_slot("screened_programs") or []}
+    try:
+        body = await services_client.request("POST", "/api/cases/proposals",
+                                             json={"text": description, "screen": screen},
+                                             timeout_s=8)
+    except (services_client.ServiceUnavailable, services_client.ServiceRejected):
+        return []
+    programs = [primary] if sure else []
+    for p in body.get("proposals") or []:
+        if p.get("program") in vocabulary()["programs"] and p["program"] not in programs:
+            programs.append(p["program"])
+    return programs[:MAX_PROPOSED] if len(programs) >= 2 else []
+
+
+_DIGIT = re.compile(r"[1-8]")
+
+
+def parse_choice(text: str, intent: Optional[str], count: int) -> Optional[List[int]]:
+    """The numbers (1-based) of the referrals to file from the answer to "都帮您登记吗":
+    "是"/"都要" all, "1和3"/"第二个" those, "不用"/"只要第一个" the first; None if unclear."""
+    cues = vocabulary()["referral_choice"]
+    numerals = cues["numerals"]
+    plain = re.sub(r"[\s，,。.！!、和跟与及还有号个第只要就]", "", text)
+    said = [int(d) for d in _DIGIT.findall(text)] + [
+        numerals[m] for m in re.findall(r"第([一二两三四五六七八])", text)]
+    if not said and plain and all(ch in numerals for ch in plain):
+        said = [numerals[ch] for ch in plain]
+    if any(w in text for w in cues["first_only"]) and not said:
+        return [1]
+    if said:
+        chosen = sorted({n for n in said if 1 <= n <= count})
+        return chosen or None
+    if intent == "deny":
+        return [1]
+    if intent == "affirm" or any(w in text for w in cues["all"]):
+        return list(range(1, count + 1))
+    return None
+
+
+class ActionAskReferralChoice(Action):
+    """The needs told, numbered, each with the department it would go to."""
+
+    def name(self) -> Text:
+        return "action_ask_referral_choice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        line = vocabulary()["referral_choice"]["line"]
+        choices = "\n".join(line.format(n=n, program_name=program_name(p),
+                                         department_name=department_name(department_of().get(p)))
+                             for n, p in enumerate(tracker.get_slot("proposed_referrals") or [], 1))
+        dispatcher.utter_message(response="utter_ask_referral_choice", choices=choices)
+        return []
+
+
 class ValidateHelpForm(InterruptibleFormValidation):
     own_intents = frozenset({"request_help", "report_emergency"})
-    free_text_slots = frozenset({"help_description"})
+    free_text_slots = frozenset({"help_description", "referral_choice"})
 
     def name(self) -> Text:
         return "validate_help_form"
@@ -144,7 +206,10 @@ class ValidateHelpForm(InterruptibleFormValidation):
         # The region may already be known from the channel (metadata) or earlier turns.
         # known before this turn (an answer to the region question itself must still be validated)
         known_region = normalise_region(tracker.get_slot("region")) and tracker.get_slot("requested_slot") != "region"
-        return [s for s in domain_slots if not (s == "region" and known_region)]
+        slots = [s for s in domain_slots if not (s == "region" and known_region)]
+        if len(tracker.get_slot("proposed_referrals") or []) >= 2:
+            slots.append("referral_choice")  # 一门受理: which of the needs told to file
+        return slots
 
     def answers(self, requested: Optional[str], tracker: Tracker) -> bool:
         text = tracker.latest_message.get("text") or ""
@@ -251,7 +316,28 @@ class ValidateHelpForm(InterruptibleFormValidation):
                 or _NUMBER_ONLY.match(text)):
             dispatcher.utter_message(response="utter_description_help")
             return {"help_description": None}
-        return {"help_description": text[:MAX_DESCRIPTION]}
+        text = text[:MAX_DESCRIPTION]
+        return {"help_description": text,
+                "proposed_referrals": await proposed_referrals(tracker, text)}
+
+    async def extract_referral_choice(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> Dict[Text, Any]:
+        text = self._text_for("referral_choice", tracker)
+        return {} if text is None else {"referral_choice": text}
+
+    async def validate_referral_choice(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        proposed = tracker.get_slot("proposed_referrals") or []
+        if isinstance(value, list):  # already chosen (a retry)
+            return {"referral_choice": value}
+        numbers = parse_choice(str(value or ""), latest_intent(tracker)[0], len(proposed))
+        if numbers is None and failed_tries(tracker, "referral_choice") >= TRIES:
+            numbers = [1]  # the first need told; a person can add the others
+            dispatcher.utter_message(response="utter_referral_choice_first")
+        if numbers is None:
+            dispatcher.utter_message(response="utter_referral_choice_again")
+            return {"referral_choice": None}
+        return {"referral_choice": [proposed[n - 1] for n in numbers]}
 
 
 def asks_contact_time(text: Optional[str]) -> bool:
@@ -271,7 +357,11 @@ def referral_payload(tracker: Tracker) -> Dict[str, Any]:
         description += vocabulary()["referral_facts"].format(facts=facts)
     street = tracker.get_slot("street")
     program, sure = choose_program(tracker, tracker.get_slot("help_description") or "")
-    return {
+    chosen = tracker.get_slot("referral_choice")
+    if isinstance(chosen, list) and chosen:
+        # 一门受理: the needs the citizen confirmed, one referral each, one case
+        program, sure = chosen[0], True
+    payload = {
         "program": program,
         "needs_routing": not sure,
         "region": normalise_region(tracker.get_slot("region")),  # 吉林市 said in passing -> 220000
@@ -282,6 +372,17 @@ def referral_payload(tracker: Tracker) -> Dict[str, Any]:
         "channel": metadata.get("channel", "web"),
         "conversation_id": str(metadata.get("conversation_id") or tracker.sender_id),
     }
+    if isinstance(chosen, list) and len(chosen) > 1:
+        payload["referrals"] = [{"program": p} for p in chosen]
+        screened = tracker.get_slot("screened_programs")
+        if screened:
+            payload["screen"] = {"programs": screened}
+    return payload
+
+
+# What a filed request leaves behind: nothing of the form, nothing to retry.
+_FILED = [SlotSet("help_description", None), SlotSet("proposed_referrals", None),
+          SlotSet("referral_choice", None), SlotSet("pending_retry", None)]
 
 
 class ActionSubmitHelpRequest(Action):
@@ -298,7 +399,7 @@ class ActionSubmitHelpRequest(Action):
             return [SlotSet("help_description", None), SlotSet("pending_retry", None)]
         try:
             ticket = await services_client.request(
-                "POST", "/api/referrals", json=payload,
+                "POST", "/api/cases" if "referrals" in payload else "/api/referrals", json=payload,
                 headers={"Idempotency-Key": idempotency_key(tracker.sender_id, payload)},
             )
         except services_client.ServiceUnavailable:
@@ -311,6 +412,17 @@ class ActionSubmitHelpRequest(Action):
             emit_handoff(dispatcher, tracker, "request_human")
             return [SlotSet("pending_retry", None)]
         urgent = payload["urgency"] == "urgent"
+        if "referrals" in payload:
+            filed = vocabulary()["referral_choice"]["filed_line"]
+            dispatcher.utter_message(
+                response="utter_case_submitted_urgent" if urgent else "utter_case_submitted",
+                reference_no=ticket["reference_no"],
+                lines="\n".join(filed.format(program_name=program_name(r["program"]),
+                                              department_name=r.get("department_name") or
+                                              department_name(r.get("department")),
+                                              first_response_due=plain_deadline(r["first_response_due"]))
+                                 for r in ticket["referrals"]))
+            return [*_FILED, SlotSet("reference_no", ticket["reference_no"])]
         dispatcher.utter_message(
             response="utter_help_submitted_urgent" if urgent else "utter_help_submitted",
             program_name=program_name(payload["program"]),
@@ -319,5 +431,4 @@ class ActionSubmitHelpRequest(Action):
             first_response_due=plain_deadline(ticket["sla"]["first_response_due"]),
             resolution_due=plain_deadline(ticket["sla"]["resolution_due"]),
         )
-        return [SlotSet("help_description", None), SlotSet("reference_no", ticket["reference_no"]),
-                SlotSet("pending_retry", None)]
+        return [*_FILED, SlotSet("reference_no", ticket["reference_no"])]

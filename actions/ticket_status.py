@@ -110,6 +110,13 @@ class ActionCheckTicketStatus(Action):
             if not tracker.get_slot("phone_last4"):
                 events.append(SlotSet("phone", None))
             return events
+        case = ticket.get("case") or {}
+        if len(case.get("referrals") or []) > 1:
+            # 一门受理: one number, each department's referral in one plain sentence
+            dispatcher.utter_message(response=f"utter_case_status_{case.get('status')}"
+                                     if case.get("status") == "closed" else "utter_case_status_open",
+                                     reference_no=case["reference_no"], summary=case["summary"])
+            return [SlotSet("pending_retry", None)]
         status = ticket.get("status")
         sla = ticket.get("sla") or {}
         due = {k: plain_deadline(sla[k]) if sla.get(k) else ""

@@ -119,23 +119,30 @@ def start_stack(env: dict, log_path: Path) -> subprocess.Popen:
     return proc
 
 
-def main() -> None:
-    trained = train_seconds()
+def on_stack(work, keep_database: bool = False):
+    """work(ports, rasa_params) run against a fresh stack as `make run` starts it (the embedded
+    database unless keep_database: DATABASE_URL/REDIS_URL as set)."""
     ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     with tempfile.TemporaryDirectory() as var:
         env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HOTLINE_VAR_DIR": var,
                "LOG_LEVEL": "WARNING"}
-        for key in ("RASA_URL", "ACTIONS_URL", "SERVICES_URL"):
+        for key in ("RASA_URL", "ACTIONS_URL", "SERVICES_URL",
+                    *(() if keep_database else ("DATABASE_URL", "REDIS_URL"))):
             env.pop(key, None)
         subprocess.run([sys.executable, "-m", "hotline", "migrate"], cwd=ROOT, env=env, check=True)
         proc = start_stack(env, Path(var) / "stack.log")
         try:
-            figures = asyncio.run(measure(f"http://127.0.0.1:{ports['RASA_PORT']}",
-                                          f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
-                                          rasa_params(env)))
+            return asyncio.run(work(ports, rasa_params(env)))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
+
+
+def main() -> None:
+    trained = train_seconds()
+    figures = on_stack(lambda ports, token: measure(f"http://127.0.0.1:{ports['RASA_PORT']}",
+                                                    f"http://127.0.0.1:{ports['HOTLINE_PORT']}",
+                                                    token), keep_database=True)
     write("bot", {
         "training_s": round(trained, 1) if trained is not None else None,
         "training_target_s": 300,

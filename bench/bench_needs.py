@@ -7,19 +7,12 @@ route), the share it got wrong while sure ("silently wrong"), and the confusions
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import yaml
 
-from bench.bench_bot import free_port, rasa_params, start_stack
+from bench.bench_bot import on_stack
 from bench.results import write
 from hotline.settings import ROOT
 from referral import domain
@@ -78,20 +71,8 @@ def main() -> None:
     doc = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["programs"]
     texts = [t for v in doc.values() for t in v]
     gold = [k for k, v in doc.items() for _ in v]
-    ports = {"HOTLINE_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
-    with tempfile.TemporaryDirectory() as var:
-        env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "HOTLINE_VAR_DIR": var,
-               "LOG_LEVEL": "WARNING"}
-        for key in ("RASA_URL", "ACTIONS_URL", "SERVICES_URL", "DATABASE_URL", "REDIS_URL"):
-            env.pop(key, None)
-        subprocess.run([sys.executable, "-m", "hotline", "migrate"], cwd=ROOT, env=env, check=True)
-        proc = start_stack(env, Path(var) / "stack.log")
-        try:
-            needs = asyncio.run(classify(f"http://127.0.0.1:{ports['RASA_PORT']}", texts,
-                                         rasa_params(env)))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
+    needs = on_stack(lambda ports, token: classify(f"http://127.0.0.1:{ports['RASA_PORT']}",
+                                                   texts, token))
     write("needs", {"held_out": str(HELD_OUT.relative_to(ROOT)), **figures(gold, needs)})
 
 

@@ -321,6 +321,18 @@ async def ticket(request: Request, reference_no: str):
                          region_units=region_units)
 
 
+@bp.get("/cases/<reference_no:str>")
+@staff(*TICKET_ROLES)
+async def case_page(request: Request, reference_no: str):
+    """一门受理: the household's referrals side by side; a clerk opens their own, and sees of
+    the others only which department has them and where they stand."""
+    try:
+        c = await service.get_case(request.app.ctx.sessions, request.ctx.viewer, reference_no)
+    except service.NotFound:
+        raise _not_found() from None
+    return await _render(request, "case.html", c=c, nav="queue")
+
+
 @bp.post("/tickets/<reference_no:str>/<action:str>")
 @staff(*TICKET_ROLES)
 async def ticket_action(request: Request, reference_no: str, action: str):
@@ -364,7 +376,8 @@ async def ticket_action(request: Request, reference_no: str, action: str):
 async def dashboard(request: Request):
     rows = await service.dashboard(request.app.ctx.sessions, request.ctx.viewer)
     totals = {k: sum(r[k] for r in rows) for k in ("open", "breached", "approaching")}
-    return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows),
+    cases = await service.case_counts(request.app.ctx.sessions, request.ctx.viewer)
+    return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows), cases=cases,
                          totals=totals, open_statuses=OPEN_STATUSES, nav="dashboard")
 
 

@@ -90,9 +90,11 @@ async def _tickets(sf, retention: Retention, now: datetime) -> int:
                                      (Ticket.resolved_at.is_(None)) & (Ticket.updated_at < cutoff)))
             .order_by(Ticket.id).limit(retention.batch).with_for_update(skip_locked=True)))
         for t in tickets:
-            t.citizen_name, t.citizen_phone = mask_name(t.citizen_name), mask_phone(t.citizen_phone)
+            for row in (t, t.case):  # the case holds the household's contact too
+                row.citizen_name = mask_name(row.citizen_name)
+                row.citizen_phone = mask_phone(row.citizen_phone)
+                row.conversation_id = mask_text(row.conversation_id) if row.conversation_id else None
             t.description, t.redacted_at = "", now
-            t.conversation_id = mask_text(t.conversation_id) if t.conversation_id else None
         if tickets:
             ids = [t.id for t in tickets]
             for o in await s.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id.in_(ids))):

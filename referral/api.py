@@ -15,7 +15,7 @@ from hotline.auth import internal, public, staff
 from hotline.callers import citizen_key, client_ip
 from hotline.errors import ApiError, invalid, not_found, read_json
 from hotline.privacy import mask_id_number
-from referral import domain, service, triage
+from referral import domain, needs, service, triage
 from referral.access import TICKET_ROLES
 from rules.regions import region_codes
 
@@ -69,7 +69,12 @@ def parse_new_referral(data: dict) -> service.NewReferral:
     needs_routing = data.get("needs_routing", False)
     if not isinstance(needs_routing, bool):
         raise invalid("needs_routing", "needs_routing must be true or false")
+    amount = data.get("amount_yuan")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
+                               or not 0 < amount <= 10_000_000):
+        raise invalid("amount_yuan", "amount_yuan must be a whole number of yuan above 0")
     return service.NewReferral(
+        amount_yuan=amount,
         needs_routing=needs_routing,
         program=program, region=region, citizen_name=_str(data, "citizen.name"),
         citizen_phone=phone, description=_str(data, "description"), urgency=urgency,
@@ -80,21 +85,61 @@ def parse_new_referral(data: dict) -> service.NewReferral:
     )
 
 
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 128):
+        raise invalid("Idempotency-Key", "Idempotency-Key must be 1-128 characters")
+    return key
+
+
+async def _filed(call):
+    try:
+        body, created = await call
+    except service.IdempotencyConflict:
+        raise ApiError(409, "idempotency_conflict",
+                       "this Idempotency-Key was used with a different request") from None
+    except service.ValidationError as exc:
+        raise invalid(exc.field, str(exc)) from None
+    return json(body, status=201 if created else 200)
+
+
 @bp.post("/api/referrals")
 @internal
 async def create(request: Request):
     req = parse_new_referral(await read_json(request))
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 128):
-        raise invalid("Idempotency-Key", "Idempotency-Key must be 1-128 characters")
-    try:
-        body, created = await service.create_referral(
-            request.app.ctx.sessions, req, key, actor=f"api:{req.channel}"
-        )
-    except service.IdempotencyConflict:
-        raise ApiError(409, "idempotency_conflict",
-                       "this Idempotency-Key was used with a different request") from None
-    return json(body, status=201 if created else 200)
+    return await _filed(service.create_referral(request.app.ctx.sessions, req,
+                                                _idempotency_key(request), actor=f"api:{req.channel}"))
+
+
+MAX_REFERRALS = 8
+
+
+@bp.post("/api/cases")
+@internal
+async def create_case(request: Request):
+    """一门受理: one household, one case, a referral per program: the household's fields once
+    (as for /api/referrals), `referrals`: [{"program", "description"?, "urgency"?,
+    "amount_yuan"?}], `screen`: the eligibility screen's result, if one was made."""
+    data = await read_json(request)
+    items = data.get("referrals")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_REFERRALS \
+            or not all(isinstance(i, dict) for i in items):
+        raise invalid("referrals", f"referrals must be a list of 1-{MAX_REFERRALS} objects")
+    screen = data.get("screen") or {}
+    if not isinstance(screen, dict):
+        raise invalid("screen", "screen must be an object")
+    household = {k: v for k, v in data.items() if k not in ("referrals", "screen")}
+    reqs = []
+    for n, item in enumerate(items):
+        try:
+            reqs.append(parse_new_referral({**household, **item}))
+        except ApiError as exc:
+            exc.details = {**exc.details, "referral": n}
+            raise
+    opened_by = _str(data, "opened_by", required=False) or f"api:{reqs[0].channel}"
+    return await _filed(service.create_case(request.app.ctx.sessions, reqs,
+                                            _idempotency_key(request), actor=opened_by,
+                                            screen=screen))
 
 
 @bp.get("/api/referrals/<reference_no:str>")
@@ -149,6 +194,35 @@ async def triage_text(request: Request):
         raise ApiError(503, "bot_unavailable",
                        "the language model is not reachable; try again shortly") from None
     return json(triage.assess(parsed, text, region))
+
+
+@bp.post("/api/cases/proposals")
+@internal
+async def case_proposals(request: Request):
+    """一门受理: the referrals a description (every need read in it) and an eligibility screen
+    (every program likely or possible) propose, for the citizen or the agent to confirm."""
+    data = await read_json(request)
+    text = data.get("text") or ""
+    if not isinstance(text, str) or len(text) > 2000:
+        raise invalid("text", "text must be a string of at most 2000 characters")
+    screen = data.get("screen")
+    if screen is not None and not isinstance(screen, dict):
+        raise invalid("screen", "screen must be an object")
+    if not text.strip() and not screen:
+        raise invalid("text", "text or screen is required")
+    ctx = request.app.ctx
+
+    async def read(piece: str) -> dict:
+        parsed = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, piece,
+                                    ctx.settings.rasa_timeout_s)
+        return parsed.get("need") or {}
+
+    try:
+        proposals = await needs.propose(text, read, screen)
+    except triage.ParserUnavailable:
+        raise ApiError(503, "bot_unavailable",
+                       "the language model is not reachable; try again shortly") from None
+    return json({"proposals": proposals, "clauses": needs.clauses(text)})
 
 
 # --- staff API (console session) ----------------------------------------------------------------

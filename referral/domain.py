@@ -100,6 +100,50 @@ def route(program: str, region: str, street: str | None = None, text: str = "",
     return Route(target, f"{region_name}{department_name(target)}", source)
 
 
+# --- a region's own path: 救急难 tiers, 先行救助 --------------------------------------------------
+
+@cache
+def pathways() -> dict:
+    return yaml.safe_load((HERE / "pathways.yml").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """What pathways.yml says of one referral: its tier (which level handles it, on which
+    clock) and its fast path (first help due by `first`, the whole by `complete`)."""
+    tier: dict | None = None
+    fast_path: dict | None = None
+
+    @property
+    def unit(self) -> str | None:  # street | office: who handles it, by the tier
+        return self.tier["unit"] if self.tier else None
+
+    def resolution(self) -> Target | None:
+        """The referral's resolution target, if its path sets one (the fast path's completion
+        limit before the tier's)."""
+        conf = (self.fast_path or {}).get("complete") or (self.tier or {}).get("resolution")
+        return Target(**conf) if conf else None
+
+    def first_help_due(self, start: datetime) -> datetime | None:
+        conf = (self.fast_path or {}).get("first")
+        return Target(**conf).due_from(start) if conf else None
+
+    def plain(self) -> dict:
+        return {k: v for k, v in (("tier", self.tier), ("fast_path", self.fast_path)) if v}
+
+
+def pathway(program: str, region: str, urgency: str, amount_yuan: int | None) -> Pathway:
+    conf = pathways()
+    # The tier follows the amount asked; with none told, the referral keeps its program's
+    # clock and the 乡镇 that receives it decides (no tier guessed).
+    steps = conf.get("tiers", {}).get(region, {}).get(program, []) if amount_yuan else []
+    tier = next((s for s in steps if "up_to_yuan" not in s or amount_yuan <= s["up_to_yuan"]), None)
+    fast = next((f for f in conf.get("fast_paths", {}).get(region, [])
+                 if program in f["programs"] and (urgency == "urgent" or not f.get("urgent_only"))),
+                None)
+    return Pathway(tier, fast)
+
+
 # --- SLA policies ----------------------------------------------------------------------------
 
 def office_hours() -> list[tuple[time, time]]:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.db import ACTOR_CHARS, Base, UTCDateTime, utcnow
 
@@ -34,6 +34,30 @@ IS_OPEN = text(_OPEN_SQL)
 IS_RUNNING = text(_RUNNING_SQL)
 
 
+class Case(Base):
+    """受理: one household's request, asked once (一门受理). It holds the household's contact and
+    eligibility screen and one referral (a Ticket) per department and program; the citizen
+    knows it by one number, the first referral's. Closed when every referral is done."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_no: Mapped[str] = mapped_column(String(24), unique=True)
+    region: Mapped[str] = mapped_column(String(6))
+    citizen_name: Mapped[str] = mapped_column(String(64))
+    citizen_phone: Mapped[str] = mapped_column(String(32))
+    citizen_id_masked: Mapped[str | None] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # The eligibility screen the referrals came from (programs and their status), if any.
+    screen: Mapped[dict] = mapped_column(JSON, default=dict)
+    opened_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))  # bot, agent or a 乡镇 window
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -42,6 +66,9 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference_no: Mapped[str] = mapped_column(String(24), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Loaded with the ticket (a second SELECT): notices quote the case's number.
+    case: Mapped[Case] = relationship(lazy="selectin")
     program: Mapped[str] = mapped_column(String(32))
     department: Mapped[str] = mapped_column(String(32))
     handling_unit: Mapped[str | None] = mapped_column(String(64))  # 乡镇/街道 or department office
@@ -63,6 +90,11 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))
     conversation_id: Mapped[str | None] = mapped_column(String(128), index=True)
     result: Mapped[str | None] = mapped_column(Text)
+    amount_yuan: Mapped[int | None] = mapped_column(Integer)  # what the citizen asks for, if said
+    # The region's own path for it (referral/pathways.yml): a 救急难 tier, a 先行救助 fast path,
+    # each with its clause; the fast path's deadline is its own column.
+    pathway: Mapped[dict] = mapped_column(JSON, default=dict)
+    fast_path_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla_policy: Mapped[str] = mapped_column(String(64), default="default")
     sla_cycle: Mapped[int] = mapped_column(Integer, default=0)  # a transfer restarts the clocks
     applied_sla: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -33,6 +33,7 @@ from referral.models import (
     OPEN_STATUSES,
     RUNNING_STATUSES,
     AuditEntry,
+    Case,
     IdempotencyRecord,
     OutboxMessage,
     ReferenceCounter,
@@ -72,6 +73,7 @@ class NewReferral:
     channel: str = "api"
     conversation_id: str | None = None
     needs_routing: bool = False  # nobody could tell the program: a person routes it (待分派)
+    amount_yuan: int | None = None  # what the citizen asks for (救急难 tiers route by it)
 
 
 @cache
@@ -88,8 +90,20 @@ def _warn_at(start: datetime, due: datetime) -> datetime:
     return due - (due - start) * domain.approaching_fraction()
 
 
+def _path(t: Ticket) -> domain.Pathway:
+    """The region's path for the ticket while the program's owner holds it (pathways.yml)."""
+    if t.department != domain.department_for(t.program):
+        return domain.Pathway()
+    return domain.pathway(t.program, t.region, t.urgency, t.amount_yuan)
+
+
 def _apply_sla(t: Ticket, start: datetime) -> None:
     sla = domain.sla_for(t.program, t.urgency, t.department)
+    path = _path(t)
+    if (own := path.resolution()) is not None:
+        sla = domain.AppliedSla(f"{sla.policy}+pathway", sla.first_response, own)
+    t.pathway = path.plain()
+    t.fast_path_due = path.first_help_due(start)
     first_due, resolution_due = sla.deadlines(start)
     t.sla_policy, t.applied_sla = sla.policy, sla.plain()
     t.first_response_due, t.resolution_due = first_due, resolution_due
@@ -116,6 +130,34 @@ def citizen_view(t: Ticket) -> dict:
     """What a citizen may see of a ticket: no personal data, plain status."""
     return {**created_view(t), "program": t.program, "urgency": t.urgency,
             "created_at": iso_local(t.created_at), "updated_at": iso_local(t.updated_at)}
+
+
+@cache
+def _case_texts() -> dict:
+    return yaml.safe_load(Path(__file__).with_name("case_texts.yml").read_text(encoding="utf-8"))
+
+
+def referral_sentence(t: Ticket) -> str:
+    """One plain sentence of where a referral stands, for the citizen (case_texts.yml)."""
+    texts = _case_texts()
+    result = t.result or ""
+    short = result if len(result) <= 40 else result[:39] + "…"
+    return texts["status"].get(t.status, texts["status"]["new"]).format(
+        department_name=domain.department_name(t.department),
+        program_name=texts["programs"].get(t.program, t.program), result=short)
+
+
+def case_view(case: Case, tickets: list[Ticket]) -> dict:
+    """The case as the citizen may see it: its number, and each referral in one sentence."""
+    return {"reference_no": case.reference_no, "status": case.status,
+            "created_at": iso_local(case.created_at), "closed_at": iso_local(case.closed_at),
+            "referrals": [{"department": t.department,
+                           "department_name": domain.department_name(t.department),
+                           "program": t.program, "status": t.status,
+                           "first_response_due": iso_local(t.first_response_due),
+                           "resolution_due": iso_local(t.resolution_due),
+                           "sentence": referral_sentence(t)} for t in tickets],
+            "summary": "".join(referral_sentence(t) for t in tickets)}
 
 
 def _due_in_s(t: Ticket, now: datetime) -> int:
@@ -184,40 +226,76 @@ async def _replay(sf: async_sessionmaker, key: str, request_hash: str) -> dict |
 async def create_referral(
     sf: async_sessionmaker, req: NewReferral, idempotency_key: str | None, actor: str
 ) -> tuple[dict, bool]:
-    """File a ticket. Returns (response, created); a retried key returns the first response."""
+    """File a case of one referral. Returns (response, created); a retried key returns the
+    first response."""
+    return await create_case(sf, [req], idempotency_key, actor, view=created_view)
+
+
+def _case_request(reqs: list[NewReferral], screen: dict | None) -> str:
+    return hashlib.sha256(json.dumps([[asdict(r) for r in reqs], screen or {}], sort_keys=True,
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+async def create_case(
+    sf: async_sessionmaker, reqs: list[NewReferral], idempotency_key: str | None, actor: str,
+    screen: dict | None = None, view=None,
+) -> tuple[dict, bool]:
+    """一门受理: one case for the household, a referral per department and program (the same
+    household, contact and channel on each), one number for the citizen: the first referral's.
+    Each referral is routed and clocked on its own. Returns (response, created); a retried key
+    returns the first response. `view(first_ticket)` shapes the response (else the case)."""
+    if not reqs:
+        raise ValidationError("referrals", "a case needs at least one referral")
+    first = reqs[0]
+    household = ("region", "citizen_name", "citizen_phone", "channel", "conversation_id")
+    if any(getattr(r, k) != getattr(first, k) for r in reqs for k in household):
+        raise ValidationError("referrals", "every referral of a case is for the same household")
+    if len({(r.program, domain.department_for(r.program)) for r in reqs}) != len(reqs):
+        raise ValidationError("referrals", "one referral per program")
     request_hash = hashlib.sha256(
-        json.dumps(asdict(req), sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+        json.dumps(asdict(first), sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest() if len(reqs) == 1 and not screen else _case_request(reqs, screen)
     if idempotency_key and (done := await _replay(sf, idempotency_key, request_hash)):
         return done, False
     now = utcnow()
-    region_name = regions().get(req.region, {}).get("name", "")
+    today = now.astimezone(CHINA).date()
+    region_name = regions().get(first.region, {}).get("name", "")
     try:
         async with sf() as s, s.begin():
-            r = domain.route(req.program, req.region, req.street, req.description, region_name,
-                             await unit_directory(s), unsure=req.needs_routing)
-            seq = await _next_sequence(s, now.astimezone(CHINA).date())
-            ticket = Ticket(
-                reference_no=domain.format_reference_no(now.astimezone(CHINA).date(), seq,
-                                                        secrets.randbelow(1000)),
-                department=r.department, handling_unit=r.handling_unit, unit_code=r.unit_code,
-                unplaced=r.unplaced,
-                priority=1 if req.urgency == "urgent" else 0, escalation_level=0, sla_cycle=0,
-                status="new", created_at=now, updated_at=now,
-                **{k: v for k, v in asdict(req).items() if k != "needs_routing"},
-            )
-            _apply_sla(ticket, now)
-            s.add(ticket)
+            directory = await unit_directory(s)
+            tickets = []
+            for req in reqs:
+                r = _route_new(req, region_name, directory)
+                seq = await _next_sequence(s, today)
+                tickets.append(Ticket(
+                    reference_no=domain.format_reference_no(today, seq, secrets.randbelow(1000)),
+                    department=r.department, handling_unit=r.handling_unit, unit_code=r.unit_code,
+                    unplaced=r.unplaced, priority=1 if req.urgency == "urgent" else 0,
+                    escalation_level=0, sla_cycle=0, status="new", created_at=now, updated_at=now,
+                    **{k: v for k, v in asdict(req).items() if k != "needs_routing"}))
+                tickets[-1].route_source = r.source
+            case_row = Case(reference_no=tickets[0].reference_no, region=first.region,
+                            citizen_name=first.citizen_name, citizen_phone=first.citizen_phone,
+                            citizen_id_masked=first.citizen_id_masked, channel=first.channel,
+                            conversation_id=first.conversation_id, screen=screen or {},
+                            opened_by=actor, status="open", created_at=now, updated_at=now)
+            s.add(case_row)
+            for ticket in tickets:
+                ticket.case = case_row
+                _apply_sla(ticket, now)
+                s.add(ticket)
             await s.flush()
-            s.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind="created", created_at=now,
-                              data={"channel": req.channel, "department": ticket.department,
-                                    "handling_unit": ticket.handling_unit, "route": r.source,
-                                    "unit_code": r.unit_code, "unplaced": r.unplaced,
-                                    "sla_policy": ticket.sla_policy}))
-            response = created_view(ticket)
+            for ticket in tickets:
+                s.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind="created", created_at=now,
+                                  data={"channel": ticket.channel, "department": ticket.department,
+                                        "handling_unit": ticket.handling_unit,
+                                        "route": ticket.route_source, "unit_code": ticket.unit_code,
+                                        "unplaced": ticket.unplaced, "sla_policy": ticket.sla_policy,
+                                        "case": case_row.reference_no, **ticket.pathway}))
+            response = view(tickets[0]) if view else case_view(case_row, tickets)
             if idempotency_key:
                 s.add(IdempotencyRecord(key=idempotency_key, request_hash=request_hash,
-                                        ticket_id=ticket.id, response=response, created_at=now))
+                                        ticket_id=tickets[0].id, response=response, created_at=now))
                 await s.flush()
     except IntegrityError:
         # A concurrent request with the same key committed first; ours rolled back whole.
@@ -227,13 +305,65 @@ async def create_referral(
     return response, True
 
 
+def _route_new(req: NewReferral, region_name: str, directory) -> domain.Route:
+    """Where a new referral goes: the routing rules, unless its tier says the region's office."""
+    r = domain.route(req.program, req.region, req.street, req.description, region_name,
+                     directory, unsure=req.needs_routing)
+    path = domain.pathway(req.program, req.region, req.urgency, req.amount_yuan)
+    if path.unit == "office" and r.department == domain.department_for(req.program):
+        return domain.Route(r.department, f"{region_name}{domain.department_name(r.department)}",
+                            path.tier["source"])
+    return r
+
+
 async def get_for_citizen(sf: async_sessionmaker, reference_no: str, last4: str) -> dict | None:
-    """The ticket if the phone's last 4 digits match; None for unknown and mismatch alike."""
+    """The ticket if the phone's last 4 digits match; None for unknown and mismatch alike.
+    With it, its case: every referral of the household in one plain sentence each."""
     async with sf() as s:
         t = await s.scalar(select(Ticket).where(Ticket.reference_no == reference_no))
-    if t is None or not last4 or phone_last4(t.citizen_phone) != last4:
-        return None
-    return citizen_view(t)
+        if t is None or not last4 or phone_last4(t.citizen_phone) != last4:
+            return None
+        siblings = await _referrals(s, t.case_id)
+    return {**citizen_view(t), "case": case_view(t.case, siblings)}
+
+
+async def get_case_for_citizen(sf: async_sessionmaker, reference_no: str, last4: str) -> dict | None:
+    """The case by its number (or any of its referrals'), if the phone's last 4 digits match."""
+    found = await get_for_citizen(sf, reference_no, last4)
+    return found and found["case"]
+
+
+async def _referrals(s: AsyncSession, case_id: int) -> list[Ticket]:
+    return list(await s.scalars(select(Ticket).where(Ticket.case_id == case_id).order_by(Ticket.id)))
+
+
+async def get_case(sf: async_sessionmaker, viewer: Viewer, reference_no: str) -> dict:
+    """The case view for staff: every referral side by side; a clerk sees in full only the
+    referrals they may see, and of the others only that they exist (department, status)."""
+    async with sf() as s:
+        t = await s.scalar(select(Ticket).where(Ticket.reference_no == reference_no))
+        if t is None:
+            raise NotFound(reference_no)
+        referrals = await _referrals(s, t.case_id)
+        if not any(can_view(viewer, r.department, r.unit_code) for r in referrals):
+            raise NotFound(reference_no)
+        now = utcnow()
+        case_row = t.case
+        return {
+            "reference_no": case_row.reference_no, "status": case_row.status,
+            "opened_by": case_row.opened_by, "created_at": iso_local(case_row.created_at),
+            "closed_at": iso_local(case_row.closed_at),
+            "masked_name": mask_name(case_row.citizen_name),
+            "masked_phone": mask_phone(case_row.citizen_phone),
+            "region_name": regions().get(case_row.region, {}).get("name", case_row.region),
+            "departments": len({r.department for r in referrals}),
+            "referrals": [
+                {**row_view(r, now), "pathway": r.pathway,
+                 "fast_path_due": iso_local(r.fast_path_due), "visible": True}
+                if can_view(viewer, r.department, r.unit_code) else
+                {"visible": False, "department": r.department, "program": r.program,
+                 "department_name": domain.department_name(r.department), "status": r.status}
+                for r in referrals]}
 
 
 # --- the audit trail of other packages (the agents' desk) ---------------------------------------
@@ -382,7 +512,13 @@ async def _detail(s: AsyncSession, t: Ticket) -> dict:
                                   .order_by(TicketEvent.id)))
     sla_events = list(await s.scalars(select(SlaEvent).where(SlaEvent.ticket_id == t.id)
                                       .order_by(SlaEvent.id)))
-    return {**detail_view(t, events, sla_events, utcnow()), "notices": await _notices(s, t)}
+    referrals = await s.scalar(select(func.count()).select_from(Ticket)
+                               .where(Ticket.case_id == t.case_id))
+    return {**detail_view(t, events, sla_events, utcnow()), "notices": await _notices(s, t),
+            "case": {"reference_no": t.case.reference_no, "status": t.case.status,
+                     "referrals": referrals},
+            "pathway": t.pathway or {}, "fast_path_due": iso_local(t.fast_path_due),
+            "amount_yuan": t.amount_yuan}
 
 
 async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, *,
@@ -400,7 +536,7 @@ async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, 
 def _queue_notification(s: AsyncSession, t: Ticket, kind: str, now: datetime, **fields) -> None:
     """A notice is a named template and its placeholders (an SMS provider on the mainland sends
     only approved templates); the rendered text serves the free-text channels."""
-    params = {"reference_no": t.reference_no,
+    params = {"reference_no": t.case.reference_no,  # the one number the citizen knows
               "department_name": domain.department_name(t.department), **fields}
     s.add(OutboxMessage(
         dedupe_key=f"{t.reference_no}:{kind}:{now.isoformat()}", ticket_id=t.id, kind=kind,
@@ -493,10 +629,16 @@ async def _change(sf: async_sessionmaker, viewer: Viewer, reference_no: str, act
     async with sf() as s, s.begin():
         t = await _load(s, viewer, reference_no, lock=True)
         before = t.status
+        # The case's row written before its referrals are read: two clerks finishing the last
+        # two at once go one at a time (a row lock on PostgreSQL, the write lock on SQLite).
+        await s.execute(update(Case).where(Case.id == t.case_id).values(updated_at=now))
+        t.case_referrals = await _referrals(s, t.case_id)  # the case's, for its notices
         if action is not None:
             t.status = domain.next_status(action, t.status)
         mutate(s, t, now)
         t.updated_at = now
+        if (before in OPEN_STATUSES) != (t.status in OPEN_STATUSES):
+            await _sync_case(s, t, now)
         kind = action or data.pop("kind")
         s.add(TicketEvent(ticket_id=t.id, actor=viewer.actor, kind=kind, created_at=now,
                           data={"from": before, "to": t.status, **data}))
@@ -505,6 +647,23 @@ async def _change(sf: async_sessionmaker, viewer: Viewer, reference_no: str, act
                          created_at=now))
         await s.flush()
         return await _detail(s, t)
+
+
+async def _sync_case(s: AsyncSession, t: Ticket, now: datetime) -> None:
+    """A referral was done or reopened: the case is closed when every referral is done (the
+    citizen of a case of several told then, once, with each outcome), open while one is not.
+    The case's row is locked before its referrals are read (_change), so two clerks finishing
+    the last two referrals at once cannot both miss the close."""
+    c, referrals = t.case, t.case_referrals
+    still_open = any(r.status in OPEN_STATUSES for r in referrals)
+    c.updated_at = now
+    if still_open and c.status == "closed":
+        c.status, c.closed_at = "open", None
+    elif not still_open and c.status == "open":
+        c.status, c.closed_at = "closed", now
+        if len(referrals) > 1 and t.status == "resolved":
+            _queue_notification(s, t, "case_closed", now,
+                                outcomes="".join(referral_sentence(r) for r in referrals))
 
 
 def _responded(t: Ticket, now: datetime) -> None:
@@ -588,7 +747,8 @@ async def resolve(sf, viewer: Viewer, ref: str, result: str, ip: str | None = No
         _responded(t, now)
         t.result, t.resolved_at = result, now
         short = result if len(result) <= 60 else result[:59] + "…"
-        _queue_notification(s, t, "resolved", now, result=short)
+        if len(t.case_referrals) <= 1:  # of a case of several: told once, when all are done
+            _queue_notification(s, t, "resolved", now, result=short)
     return await _change(sf, viewer, ref, "resolve", mutate, ip, result=result)
 
 
@@ -759,6 +919,25 @@ async def dashboard(sf: async_sessionmaker, viewer: Viewer) -> list[dict]:
         d["approaching"] += int(n_close or 0)
         d["by_status"][status] = count
     return list(out.values())
+
+
+async def case_counts(sf: async_sessionmaker, viewer: Viewer) -> dict:
+    """一门受理 on the dashboard: cases open and closed, and how many departments each needed
+    (of the cases with a referral the viewer may see)."""
+    per_case = (select(Ticket.case_id, func.count(func.distinct(Ticket.department)).label("n"),
+                       func.max(_as_int(_visible_to(viewer))).label("seen"))
+                .group_by(Ticket.case_id).subquery())
+    async with sf() as s:
+        rows = (await s.execute(
+            select(Case.status, per_case.c.n, func.count())
+            .join(per_case, per_case.c.case_id == Case.id).where(per_case.c.seen == 1)
+            .group_by(Case.status, per_case.c.n))).all()
+    out = {"open": 0, "closed": 0, "by_departments": {}}
+    for status, n, count in rows:
+        out[status] = out.get(status, 0) + count
+        out["by_departments"][n] = out["by_departments"].get(n, 0) + count
+    out["by_departments"] = dict(sorted(out["by_departments"].items()))
+    return out
 
 
 def _as_int(cond):

@@ -91,6 +91,7 @@ class FakeServices:
         self.status = {}  # "referral" | "screen" | "policy" | "lookup" -> HTTP status
         self.screen_result = SCREEN_LIKELY
         self.tickets = {}  # reference_no -> (last4, citizen view)
+        self.proposals, self.proposal_requests, self.cases = [], [], []  # 一门受理
         self.url = ""
 
     def _error(self, kind):
@@ -124,6 +125,28 @@ class FakeServices:
             {**ticket, "program": body["program"]},
         )
         return web.json_response(ticket, status=201)
+
+    async def propose(self, request):
+        self.proposal_requests.append(await request.json())
+        error = self._error("proposals")
+        return error if error is not None else web.json_response(
+            {"proposals": [{"program": p} for p in self.proposals], "clauses": []})
+
+    async def create_case(self, request):
+        body = await request.json()
+        self.cases.append({"body": body, "headers": dict(request.headers)})
+        error = self._error("case")
+        if error is not None:
+            return error
+        departments = {"medical": ("medical", "医保部门"), "education": ("education", "教育部门")}
+        case = {"reference_no": f"12349-20261122-{len(self.cases):04d}", "status": "open",
+                "referrals": [{"program": r["program"],
+                               "department": departments.get(r["program"], ("civil_affairs",))[0],
+                               "department_name": departments.get(r["program"], (0, "民政部门"))[1],
+                               "status": "new", "first_response_due": "2026-11-23T10:00+08:00",
+                               "resolution_due": "2026-12-21T10:00+08:00"}
+                              for r in body["referrals"]]}
+        return web.json_response(case, status=201)
 
     async def get_referral(self, request):
         ref, last4 = request.match_info["ref"], request.query.get("phone_last4", "")
@@ -169,6 +192,8 @@ async def services(monkeypatch):
     app = web.Application()
     app.router.add_post("/api/referrals", fake.create_referral)
     app.router.add_get("/api/referrals/{ref}", fake.get_referral)
+    app.router.add_post("/api/cases/proposals", fake.propose)
+    app.router.add_post("/api/cases", fake.create_case)
     app.router.add_post("/api/eligibility/screen", fake.screen)
     app.router.add_get("/api/policy", fake.policy)
     runner = web.AppRunner(app)

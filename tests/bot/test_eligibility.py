@@ -201,7 +201,8 @@ async def test_screen_explains_amount_department_materials_and_offers_to_file(se
     assert said[1] == "您家人均月收入约450元，低于当地低保标准700元。您家没有存款等金融资产。"
     assert said[2].startswith("去办时要带的：带户口本")
     assert responses(d)[-2:] == ["utter_eligibility_caveat_provisional", "utter_offer_referral"]
-    assert slots_set(events) == {"suggested_program": "dibao", "pending_retry": None}
+    assert slots_set(events) == {"suggested_program": "dibao", "pending_retry": None,
+                                 "screened_programs": [{"program": "dibao", "status": "likely_eligible"}]}
     # the screen's result travels with the conversation, for an agent who takes it over
     (result,) = [m["eligibility"] for m in json_messages(d) if "eligibility" in m]
     assert result["programs"][0]["program"] == "dibao" and result["programs"][0]["status"]

@@ -65,7 +65,7 @@ async def test_validators_clean_and_reject():
     for number in ("13611553352", "136 1155 3352", "43020219500101123X"):
         assert await form.validate_help_description(number, d, t, DOMAIN) == {"help_description": None}
     assert await form.validate_help_description("老伴住院1个月了", d, t, DOMAIN) == {
-        "help_description": "老伴住院1个月了"
+        "help_description": "老伴住院1个月了", "proposed_referrals": []  # no services here: one referral
     }
 
 
@@ -199,7 +199,7 @@ async def test_submit_files_a_referral_and_tells_the_reference(services):
         "工作人员会在11月23日前联系您，最迟12月21日前办结。请记好编号。"
     ]
     assert slots_set(events) == {
-        "help_description": None,
+        "help_description": None, "proposed_referrals": None, "referral_choice": None,
         "reference_no": "12349-20261122-0001",
         "pending_retry": None,
     }

@@ -20,6 +20,7 @@ class FakeRasa:
         self.url = ""
         self.parse_result: dict = {"intent": {"name": "ask_policy", "confidence": 0.9},
                                    "entities": []}
+        self.parse_for = None  # text -> parse result, when the answer depends on the text
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -47,7 +48,8 @@ class FakeRasa:
         self.received.append(body)
         if self.fail:
             return web.Response(status=500, text="boom")
-        return web.json_response({"text": body["text"], **self.parse_result})
+        result = self.parse_for(body["text"]) if self.parse_for else self.parse_result
+        return web.json_response({"text": body["text"], **result})
 
     async def _version(self, request):
         return web.json_response({"version": "fake"})

@@ -12,11 +12,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.db import Base, create_engine
 from hotline.migrate import alembic_config
 from hotline.models import import_all_models
 from hotline.settings import ROOT, Settings
+from referral import service
 from tests.services.conftest import _admin, _with_path
 
 
@@ -104,3 +106,37 @@ async def test_migrate_on_a_fresh_clone_creates_the_var_folder(tmp_path):
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
     assert version  # migrated to head, in the folder it had to create
+
+
+async def test_every_existing_ticket_becomes_a_case_of_one_referral(empty_db):
+    """0010: a ticket filed before cases becomes a case of its own, under the number the citizen
+    was told, with its contact; a done ticket makes a closed case; the service then sees it."""
+    cfg, engine = await _old_ticket(empty_db)
+    await asyncio.to_thread(command.upgrade, cfg, "0009")
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO tickets (reference_no, program, department, region, citizen_name, "
+            "citizen_phone, description, urgency, status, channel, first_response_due, "
+            "resolution_due, first_response_warn_at, resolution_warn_at, priority, "
+            "escalation_level, sla_policy, sla_cycle, applied_sla, pauses, unplaced, resolved_at, "
+            "result, created_at, updated_at) SELECT '12349-20260102-0001-123', 'medical', "
+            "'medical', region, '李某', '13900005678', '旧的', urgency, 'resolved', 'sms', "
+            "first_response_due, resolution_due, first_response_warn_at, resolution_warn_at, "
+            "priority, escalation_level, sla_policy, sla_cycle, applied_sla, pauses, unplaced, "
+            "'2026-01-05 09:00:00+00:00', '已报销', created_at, updated_at FROM tickets"))
+    await asyncio.to_thread(command.upgrade, cfg, "0010")
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT t.reference_no, c.reference_no, c.status, c.citizen_phone, c.channel "
+            "FROM tickets t JOIN cases c ON c.id = t.case_id ORDER BY t.id"))).all()
+    assert [tuple(r) for r in rows] == [
+        ("12349-20260101-0001", "12349-20260101-0001", "open", "13800001234", "web"),
+        ("12349-20260102-0001-123", "12349-20260102-0001-123", "closed", "13900005678", "sms")]
+    sf = async_sessionmaker(engine, expire_on_commit=False)
+    view = await service.get_for_citizen(sf, "12349-20260102-0001-123", "5678")
+    assert view["case"]["status"] == "closed" and len(view["case"]["referrals"]) == 1
+    await asyncio.to_thread(command.downgrade, cfg, "0009")
+    async with engine.connect() as conn:
+        n = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
+    await engine.dispose()
+    assert n == 2  # the tickets stay

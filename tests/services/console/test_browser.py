@@ -149,3 +149,31 @@ async def test_admin_creates_a_clerk_on_the_users_page(page, make_user):
     await expect(page.get_by_role("status")).to_have_text(f"已创建用户 {username}。")
     await expect(page.locator(f'tr[data-username="{username}"]')).to_contain_text("平桥乡人民政府")
     await page.screenshot(path="/tmp/console-users.png")
+
+
+async def test_a_clerk_sees_the_case_with_their_referral_and_that_others_exist(page, api, make_user):
+    """一门受理 in the browser: the medical clerk opens their referral, follows it to the case and
+    finds the education referral beside it, its department and status only (no link, no data)."""
+    username = await make_user("staff", "medical")
+    r = await api.post("/api/cases", json={
+        "region": "430200", "channel": "sms", "citizen": {"name": "周建国", "phone": "13700002468"},
+        "description": "老伴透析医保报完还差几千，孙子读初三学费交不上",
+        "referrals": [{"program": "medical"}, {"program": "education"}]})
+    assert r.status_code == 201, r.text
+    case_ref = r.json()["reference_no"]
+    await log_in(page, username)
+    await page.goto(f"/console/queue?q={case_ref}")
+    await page.locator(f'tr[data-reference="{case_ref}"] a').click()
+    await page.locator("#case-link").click()
+    await expect(page).to_have_url(re.compile(re.escape(f"/console/cases/{case_ref}") + "$"))
+    await expect(page.get_by_role("heading", name=re.compile("受理编号"))).to_contain_text(case_ref)
+    mine = page.locator('section.referral.mine[data-department="medical"]')
+    other = page.locator('section.referral.other[data-department="education"]')
+    await expect(mine).to_contain_text("医疗救助")
+    await expect(mine.get_by_role("link")).to_have_attribute("href", f"/console/tickets/{case_ref}")
+    await expect(other).to_contain_text("教育（其他部门办理，详情不可见）")
+    await expect(other).to_contain_text("新转介")
+    assert await other.get_by_role("link").count() == 0
+    await expect(page.locator("body")).not_to_contain_text("13700002468")
+    await expect(page.locator("body")).to_contain_text("137****2468")
+    await page.screenshot(path="/tmp/console-case.png", full_page=True)

@@ -1,0 +1,124 @@
+"""一门受理: the referrals a household's description and its eligibility screen propose.
+
+A family tells several hardships at once ("老伴住院花了好几万，孙子的学费也交不起"). The need
+classifier (bot/components/need_classifier.py) reads one need per text, so the description is
+cut into its clauses (at punctuation, at the words that join one hardship to the next, and, for
+a speech recogniser's run-on text, into overlapping spans), every clause is read, and each need
+read with confidence becomes a proposal. The screen adds every program it found likely or
+possible. Nothing here files anything: the citizen or the agent confirms which to file.
+
+The cut-off and the cutting rules were chosen before the held-out set
+(tests/services/data/multineed_heldout.yml) was measured, and not tuned on it (bench/bench_multineed.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from functools import cache
+
+import yaml
+
+from hotline.settings import ROOT
+from referral import domain
+
+# A clause's need counts when the classifier is this sure of it (the whole text's need keeps the
+# classifier's own cut-off: it is what a single referral would get).
+CLAUSE_MIN_CONFIDENCE = 0.6
+SCREEN_STATUSES = ("likely_eligible", "possibly_eligible")
+MIN_CLAUSE_CHARS = 4      # shorter pieces (还有, 他爸) join the clause before them
+SPAN_CHARS, SPAN_STEP = 12, 6   # a clause longer than a span (run-on text) is also read span by span
+MAX_PIECES = 12           # at most this many reads per description
+
+
+@cache
+def _joiners() -> re.Pattern:
+    words = yaml.safe_load((ROOT / "referral/needs_cues.yml").read_text(encoding="utf-8"))["joiners"]
+    return re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
+
+
+_PUNCT = re.compile(r"[，,。.；;！!？?、\n\r\t…~～]+|\s{1,}")
+
+
+def clauses(text: str) -> list[str]:
+    """The description's clauses: cut at punctuation and joining words (还有, 而且, 另外 …);
+    a piece too short to tell a need is kept with the one before it."""
+    pieces: list[str] = []
+    for part in _PUNCT.split(text):
+        pieces.extend(p for p in _joiners().split(part) if p)
+    merged: list[str] = []
+    for p in (p.strip() for p in pieces):
+        if not p:
+            continue
+        if merged and (len(p) < MIN_CLAUSE_CHARS or len(merged[-1]) < MIN_CLAUSE_CHARS):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    return merged
+
+
+def pieces(text: str) -> list[str]:
+    """What is read: each clause, and a clause longer than a span (a recogniser's run-on
+    sentence) also in overlapping spans."""
+    out: list[str] = []
+    for c in clauses(text):
+        out.append(c)
+        if len(c) > SPAN_CHARS:
+            out.extend(c[i:i + SPAN_CHARS] for i in range(0, len(c) - SPAN_STEP, SPAN_STEP))
+    seen: dict[str, None] = {}
+    for p in out:
+        seen.setdefault(p, None)
+    return list(seen)[:MAX_PIECES]
+
+
+def _proposal(program: str, source: str, confidence: float | None = None, **extra) -> dict:
+    department = domain.department_for(program)
+    return {"program": program, "department": department,
+            "department_name": domain.department_name(department), "source": source,
+            "confidence": None if confidence is None else round(confidence, 4), **extra}
+
+
+def from_reads(whole: dict, reads: dict[str, dict]) -> list[dict]:
+    """Proposals from the classifier's reads: the whole text's need first (what one referral
+    would get), then each clause's need read with CLAUSE_MIN_CONFIDENCE, in the order told."""
+    found: dict[str, dict] = {}
+    if whole.get("program") in domain.PROGRAMS:
+        found[whole["program"]] = _proposal(whole["program"], "description",
+                                            whole.get("confidence"), clause=None)
+    for piece, need in reads.items():
+        program, confidence = need.get("program"), float(need.get("confidence") or 0)
+        if program in domain.PROGRAMS and confidence >= CLAUSE_MIN_CONFIDENCE \
+                and program not in found:
+            found[program] = _proposal(program, "description", confidence, clause=piece)
+    return list(found.values())
+
+
+def from_screen(screen: dict | None) -> list[dict]:
+    """Every program the eligibility screen found likely or possible."""
+    out = []
+    for p in (screen or {}).get("programs") or []:
+        if isinstance(p, dict) and p.get("program") in domain.PROGRAMS \
+                and p.get("status") in SCREEN_STATUSES:
+            out.append(_proposal(p["program"], "screen", status=p["status"]))
+    return out
+
+
+async def propose(text: str, read: Callable[[str], Awaitable[dict]],
+                  screen: dict | None = None) -> list[dict]:
+    """The proposed referrals, one per program: the description's, then the screen's.
+    `read(text)` is the classifier's need for a text ({"program", "confidence"})."""
+    text = (text or "").strip()
+    proposals = []
+    if text:
+        parts = [p for p in pieces(text) if p != text]
+        whole, *needs = await asyncio.gather(read(text), *(read(p) for p in parts))
+        reads = dict(zip(parts, needs, strict=True))
+        proposals = from_reads(whole, reads)
+    for p in from_screen(screen):
+        known = next((q for q in proposals if q["program"] == p["program"]), None)
+        if known is None:
+            proposals.append(p)
+        else:
+            known["screen_status"] = p["status"]
+    return proposals

@@ -1,0 +1,85 @@
+"""一门受理: the referrals a description (every need read in its clauses) and a screen (every
+program likely or possible) propose: referral/needs.py and POST /api/cases/proposals (a fake
+Rasa whose classifier answers by the words of each piece it is sent)."""
+
+import pytest
+
+from referral import needs
+
+NEEDS = {"住院": ("medical", 0.92), "学费": ("education", 0.88), "房子": ("housing", 0.55)}
+
+
+def need_of(text: str) -> dict:
+    hits = [(p, c) for word, (p, c) in NEEDS.items() if word in text]
+    if len(hits) != 1:  # the whole story: the classifier sees several and is less sure
+        return {"program": hits[0][0] if hits else None, "confidence": 0.45}
+    return {"program": hits[0][0], "confidence": hits[0][1]}
+
+
+@pytest.fixture
+def classifier(rasa):
+    rasa.parse_for = lambda text: {"intent": {"name": "request_help", "confidence": 0.9},
+                                   "entities": [], "need": need_of(text)}
+    yield rasa
+    rasa.parse_for = None
+
+
+def test_a_description_is_cut_at_punctuation_and_at_the_words_that_join_two_hardships():
+    assert needs.clauses("老伴住院花了好几万，孙子上学的学费也交不起了") == [
+        "老伴住院花了好几万", "孙子上学的学费也交不起了"]
+    assert needs.clauses("俺家娃上学莫得钱还有他爹腿断了干不了活") == [
+        "俺家娃上学莫得钱", "他爹腿断了干不了活"]
+    # a piece too short to tell a need stays with its neighbour
+    assert needs.clauses("他爸，住院了") == ["他爸住院了"]
+
+
+def test_a_run_on_sentence_is_also_read_in_overlapping_spans():
+    text = "老伴住院花了好几万孙子上学学费交不起房子也漏雨"
+    pieces = needs.pieces(text)
+    assert pieces[0] == text and len(pieces) > 2
+    assert all(len(p) <= needs.SPAN_CHARS for p in pieces[1:])
+    assert any("住院" in p and "学费" not in p for p in pieces)
+    assert any("学费" in p and "住院" not in p for p in pieces)
+
+
+async def test_each_need_read_with_confidence_and_each_hopeful_program_of_the_screen_is_proposed(
+        rasa_client, classifier):
+    screen = {"programs": [{"program": "dibao", "status": "likely_eligible"},
+                           {"program": "tekun", "status": "not_eligible"},
+                           {"program": "medical", "status": "possibly_eligible"}]}
+    r = await rasa_client.post("/api/cases/proposals", json={
+        "text": "老伴住院花了好几万，孙子的学费也交不起，房子也旧了", "screen": screen})
+    assert r.status_code == 200, r.text
+    proposals = r.json()["proposals"]
+    assert [(p["program"], p["department"], p["source"]) for p in proposals] == [
+        ("medical", "medical", "description"), ("education", "education", "description"),
+        ("dibao", "civil_affairs", "screen")]
+    # the housing clause was read, but not with confidence: not proposed
+    assert any("房子" in body.get("text", "") for body in classifier.received)
+    # the first from the whole text (as one referral would get it), the second from its clause
+    assert proposals[0]["clause"] is None and proposals[1]["clause"] == "孙子的学费也交不起"
+    assert proposals[0]["screen_status"] == "possibly_eligible"
+    assert proposals[2]["status"] == "likely_eligible"
+
+
+async def test_the_whole_texts_need_comes_first_as_one_referral_would_get_it(rasa_client, classifier):
+    r = await rasa_client.post("/api/cases/proposals", json={"text": "孩子的学费交不起了"})
+    assert [p["program"] for p in r.json()["proposals"]] == ["education"]
+    assert r.json()["proposals"][0]["clause"] is None
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "text"), ({"text": "   "}, "text"), ({"text": 5}, "text"), ({"text": "x" * 2001}, "text"),
+    ({"text": "学费", "screen": [1]}, "screen")])
+async def test_bad_requests_name_their_field(rasa_client, classifier, body, field):
+    r = await rasa_client.post("/api/cases/proposals", json=body)
+    assert r.status_code == 422 and field in r.json()["error"]["message"]
+
+
+async def test_the_classifier_unreachable_is_a_503_not_an_empty_proposal(rasa_client, classifier):
+    classifier.fail = True
+    try:
+        r = await rasa_client.post("/api/cases/proposals", json={"text": "老伴住院了，学费也没着落"})
+    finally:
+        classifier.fail = False
+    assert r.status_code == 503 and r.json()["error"]["code"] == "bot_unavailable"
