@@ -418,8 +418,7 @@ class ActionSubmitHelpRequest(Action):
                 response="utter_case_submitted_urgent" if urgent else "utter_case_submitted",
                 reference_no=ticket["reference_no"],
                 lines="\n".join(filed.format(program_name=program_name(r["program"]),
-                                              department_name=r.get("department_name") or
-                                              department_name(r.get("department")),
+                                              department_name=department_name(r.get("department")),
                                               first_response_due=plain_deadline(r["first_response_due"]))
                                  for r in ticket["referrals"]))
             return [*_FILED, SlotSet("reference_no", ticket["reference_no"])]

@@ -1,5 +1,5 @@
 """一门受理 on descriptions that name several needs, written apart from the training data
-(tests/services/data/multineed_heldout.yml, by another author, never looked at while tuning):
+(tests/services/data/multineed_heldout_*.yml, by other authors, never looked at while tuning):
 POST /api/cases/proposals on a fresh stack with the trained model, against what one referral
 per description found before (the whole text's need alone, measured in the same run).
 
@@ -18,7 +18,7 @@ from bench.results import write
 from hotline.settings import ROOT
 from referral import domain
 
-HELD_OUT = ROOT / "tests/services/data/multineed_heldout.yml"
+HELD_OUT = sorted((ROOT / "tests/services/data").glob("multineed_heldout_*.yml"))
 
 
 async def propose_all(services: str, texts: list[str]) -> list[list[dict]]:
@@ -56,7 +56,7 @@ def scores(gold: list[list[str]], found: list[list[str]]) -> dict:
 
 
 def main() -> None:
-    items = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["items"]
+    items = [i for path in HELD_OUT for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
     texts, gold = [i["text"] for i in items], [list(i["programs"]) for i in items]
     proposals = on_stack(lambda ports, _token: propose_all(
         f"http://127.0.0.1:{ports['HOTLINE_PORT']}", texts))
@@ -64,7 +64,8 @@ def main() -> None:
     single = [[p["program"] for p in ps if p["clause"] is None] for ps in proposals]
     misses = [{"text": t, "told": g, "proposed": m}
               for t, g, m in zip(texts, gold, multi, strict=True) if not set(g) <= set(m)]
-    write("multineed", {"held_out": str(HELD_OUT.relative_to(ROOT)), "descriptions": len(items),
+    write("multineed", {"held_out": [str(p.relative_to(ROOT)) for p in HELD_OUT],
+                        "descriptions": len(items),
                         "proposals": scores(gold, multi),
                         "baseline_whole_text_only": scores(gold, single),
                         "misses": misses[:30]})

@@ -27,7 +27,7 @@ from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.privacy import mask_phone
-from referral import domain, service, triage
+from referral import domain, needs, service, triage
 from referral.access import PermissionDenied
 from rules.regions import regions
 
@@ -96,12 +96,34 @@ async def _prefill(request: Request, view: dict) -> dict:
         except triage.ParserUnavailable:
             suggestion = {}
     phone = _known_phone(slots, view["conversation"])
-    return {"citizen_name": slots.get("citizen_name") or "", "phone": mask_phone(phone) if phone else "",
+    told = slots.get("help_description") or said
+    program = slots.get("program") or suggestion.get("program") or ""
+    return {"also": await _other_needs(request, told, slots, program),
+            "citizen_name": slots.get("citizen_name") or "", "phone": mask_phone(phone) if phone else "",
             "region": region or "", "street": slots.get("street") if slots.get("street") != "unknown" else "",
             "description": slots.get("help_description") or said,
-            "program": slots.get("program") or suggestion.get("program") or "",
+            "program": program,
             "suggested_department": suggestion.get("department_name") or "",
             "urgent": bool(suggestion.get("urgent"))}
+
+
+async def _other_needs(request: Request, told: str, slots: dict, first: str | None) -> list[str]:
+    """一门受理: the programs to tick beside the first: those the citizen confirmed to the bot,
+    else every need read in what they told and every program the bot's screen found hopeful."""
+    chosen = slots.get("referral_choice")
+    if isinstance(chosen, list):
+        return [p for p in chosen if p != first]
+    ctx = request.app.ctx
+
+    async def read(piece: str) -> dict:
+        return (await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, piece, 5)).get("need") or {}
+
+    try:
+        proposals = await needs.propose(told[-400:], read,
+                                        {"programs": slots.get("screened_programs") or []})
+    except triage.ParserUnavailable:
+        return []
+    return [p["program"] for p in proposals if p["program"] != first]
 
 
 def _known_phone(slots: dict, conv: dict) -> str | None:
@@ -147,7 +169,10 @@ async def messages_json(request: Request, conv_id: int):
 def _args(request: Request) -> dict:
     if request.content_type.startswith("application/json"):
         return request.json if isinstance(request.json, dict) else {}
-    return {k: request.form.get(k, "") for k in request.form}
+    args = {k: request.form.get(k, "") for k in request.form}
+    if "also" in request.form:  # the ticket form's other programs: checkboxes, several values
+        args["also"] = request.form.getlist("also")
+    return args
 
 
 async def _act(request: Request, conv_id: int, action: str, data: dict):
@@ -191,7 +216,8 @@ def _idempotency_key(request: Request, conv_id: int, data: dict) -> str | None:
 
 
 async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
-    """A referral from the conversation: the form's fields, the conversation linked."""
+    """A case from the conversation: the form's fields, a referral for its program and for each
+    other program ticked (`also`), the conversation linked."""
     from referral.api import parse_new_referral
 
     ctx, viewer, sf = request.app.ctx, request.ctx.viewer, request.app.ctx.sessions
@@ -207,12 +233,20 @@ async def _file_ticket(request: Request, conv_id: int, data: dict) -> dict:
             "urgency": "urgent" if data.get("urgent") in ("1", True, "true") else "normal",
             "citizen": {"name": data.get("citizen_name"), "phone": phone},
             "channel": conv.channel, "conversation_id": str(conv_id)}
-    req = parse_new_referral(body)
+    also = data.get("also") or []
+    if not isinstance(also, list) or not all(isinstance(p, str) for p in also):
+        raise desk.DeskError("invalid", "also must be a list of programs", field="also")
+    # 一门受理: the program chosen and each other need ticked: one case, a referral each
+    programs = list(dict.fromkeys([str(body["program"] or ""), *also]))
+    reqs = [parse_new_referral({**body, "program": p}) for p in programs]
     try:
-        ticket, created = await service.create_referral(sf, req, _idempotency_key(request, conv_id, data),
-                                                        actor=viewer.actor)
+        ticket, created = await service.create_case(sf, reqs, _idempotency_key(request, conv_id, data),
+                                                    actor=viewer.actor, view=service.created_view)
     except service.IdempotencyConflict:
         raise desk.DeskError("conflict", labels()["desk"]["ticket_form_used"]) from None
+    except service.ValidationError as exc:
+        raise desk.DeskError("invalid", str(exc), field=exc.field) from None
+    ticket["referrals"] = len(reqs)
     if created:
         await service.record_audit(sf, viewer.actor, "conversation_ticket", {"conversation_id": conv_id},
                                    client_ip(request), ticket["reference_no"])

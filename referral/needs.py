@@ -7,8 +7,9 @@ a speech recogniser's run-on text, into overlapping spans), every clause is read
 read with confidence becomes a proposal. The screen adds every program it found likely or
 possible. Nothing here files anything: the citizen or the agent confirms which to file.
 
-The cut-off and the cutting rules were chosen before the held-out set
-(tests/services/data/multineed_heldout.yml) was measured, and not tuned on it (bench/bench_multineed.py).
+The cut-offs and the cutting rules were set on conversations held by hand (README), before the
+held-out set (tests/services/data/multineed_heldout_*.yml) was measured, and not tuned on it
+(bench/bench_multineed.py).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import yaml
 from hotline.settings import ROOT
 from referral import domain
 
-# A clause's need counts when the classifier is this sure of it (the whole text's need keeps the
-# classifier's own cut-off: it is what a single referral would get).
-CLAUSE_MIN_CONFIDENCE = 0.6
+# A clause's need counts when the classifier is this sure of it; a span cut out of a run-on
+# sentence (it may start or end mid-word) needs more. The whole text's need keeps the
+# classifier's own cut-off: it is what a single referral would get.
+CLAUSE_MIN_CONFIDENCE = 0.5
+SPAN_MIN_CONFIDENCE = 0.6
 SCREEN_STATUSES = ("likely_eligible", "possibly_eligible")
 MIN_CLAUSE_CHARS = 4      # shorter pieces (还有, 他爸) join the clause before them
 SPAN_CHARS, SPAN_STEP = 12, 6   # a clause longer than a span (run-on text) is also read span by span
@@ -58,18 +61,16 @@ def clauses(text: str) -> list[str]:
     return merged
 
 
-def pieces(text: str) -> list[str]:
-    """What is read: each clause, and a clause longer than a span (a recogniser's run-on
-    sentence) also in overlapping spans."""
-    out: list[str] = []
+def pieces(text: str) -> dict[str, float]:
+    """What is read, each with the confidence its need must reach: each clause, and a clause
+    longer than a span (a recogniser's run-on sentence) also in overlapping spans."""
+    out: dict[str, float] = {}
     for c in clauses(text):
-        out.append(c)
+        out.setdefault(c, CLAUSE_MIN_CONFIDENCE)
         if len(c) > SPAN_CHARS:
-            out.extend(c[i:i + SPAN_CHARS] for i in range(0, len(c) - SPAN_STEP, SPAN_STEP))
-    seen: dict[str, None] = {}
-    for p in out:
-        seen.setdefault(p, None)
-    return list(seen)[:MAX_PIECES]
+            for i in range(0, len(c) - SPAN_STEP, SPAN_STEP):
+                out.setdefault(c[i:i + SPAN_CHARS], SPAN_MIN_CONFIDENCE)
+    return dict(list(out.items())[:MAX_PIECES])
 
 
 def _proposal(program: str, source: str, confidence: float | None = None, **extra) -> dict:
@@ -79,17 +80,17 @@ def _proposal(program: str, source: str, confidence: float | None = None, **extr
             "confidence": None if confidence is None else round(confidence, 4), **extra}
 
 
-def from_reads(whole: dict, reads: dict[str, dict]) -> list[dict]:
+def from_reads(whole: dict, reads: dict[str, tuple[dict, float]]) -> list[dict]:
     """Proposals from the classifier's reads: the whole text's need first (what one referral
-    would get), then each clause's need read with CLAUSE_MIN_CONFIDENCE, in the order told."""
+    would get), then each piece's need read with the confidence its kind asks, in the order
+    told. `reads`: piece -> (need, minimum confidence)."""
     found: dict[str, dict] = {}
     if whole.get("program") in domain.PROGRAMS:
         found[whole["program"]] = _proposal(whole["program"], "description",
                                             whole.get("confidence"), clause=None)
-    for piece, need in reads.items():
+    for piece, (need, minimum) in reads.items():
         program, confidence = need.get("program"), float(need.get("confidence") or 0)
-        if program in domain.PROGRAMS and confidence >= CLAUSE_MIN_CONFIDENCE \
-                and program not in found:
+        if program in domain.PROGRAMS and confidence >= minimum and program not in found:
             found[program] = _proposal(program, "description", confidence, clause=piece)
     return list(found.values())
 
@@ -111,9 +112,9 @@ async def propose(text: str, read: Callable[[str], Awaitable[dict]],
     text = (text or "").strip()
     proposals = []
     if text:
-        parts = [p for p in pieces(text) if p != text]
+        parts = {p: m for p, m in pieces(text).items() if p != text}
         whole, *needs = await asyncio.gather(read(text), *(read(p) for p in parts))
-        reads = dict(zip(parts, needs, strict=True))
+        reads = {p: (need, parts[p]) for p, need in zip(parts, needs, strict=True)}
         proposals = from_reads(whole, reads)
     for p in from_screen(screen):
         known = next((q for q in proposals if q["program"] == p["program"]), None)

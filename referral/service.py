@@ -143,7 +143,7 @@ def referral_sentence(t: Ticket) -> str:
     result = t.result or ""
     short = result if len(result) <= 40 else result[:39] + "…"
     return texts["status"].get(t.status, texts["status"]["new"]).format(
-        department_name=domain.department_name(t.department),
+        department_name=texts["departments"].get(t.department, domain.department_name(t.department)),
         program_name=texts["programs"].get(t.program, t.program), result=short)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from referral import needs
 
-NEEDS = {"住院": ("medical", 0.92), "学费": ("education", 0.88), "房子": ("housing", 0.55)}
+NEEDS = {"住院": ("medical", 0.92), "学费": ("education", 0.88), "房子": ("housing", 0.45),
+         "失业": ("employment", 0.55)}
 
 
 def need_of(text: str) -> dict:
@@ -36,10 +37,21 @@ def test_a_description_is_cut_at_punctuation_and_at_the_words_that_join_two_hard
 def test_a_run_on_sentence_is_also_read_in_overlapping_spans():
     text = "老伴住院花了好几万孙子上学学费交不起房子也漏雨"
     pieces = needs.pieces(text)
-    assert pieces[0] == text and len(pieces) > 2
-    assert all(len(p) <= needs.SPAN_CHARS for p in pieces[1:])
-    assert any("住院" in p and "学费" not in p for p in pieces)
-    assert any("学费" in p and "住院" not in p for p in pieces)
+    assert list(pieces)[0] == text and len(pieces) > 2
+    spans = list(pieces)[1:]
+    assert all(len(p) <= needs.SPAN_CHARS for p in spans)
+    assert any("住院" in p and "学费" not in p for p in spans)
+    assert any("学费" in p and "住院" not in p for p in spans)
+    # a span may start or end mid-word: its need must be surer than a clause's
+    assert pieces[text] == needs.CLAUSE_MIN_CONFIDENCE < needs.SPAN_MIN_CONFIDENCE == pieces[spans[0]]
+
+
+async def test_a_need_as_sure_as_a_clause_needs_but_read_in_a_span_is_not_proposed(rasa_client, classifier):
+    punctuated = await rasa_client.post("/api/cases/proposals", json={"text": "孩子学费交不起，我也失业了"})
+    run_on = await rasa_client.post("/api/cases/proposals",
+                                    json={"text": "孩子学费交不起了还没钱吃饭我也失业了"})
+    assert [p["program"] for p in punctuated.json()["proposals"]] == ["education", "employment"]
+    assert [p["program"] for p in run_on.json()["proposals"]] == ["education"]
 
 
 async def test_each_need_read_with_confidence_and_each_hopeful_program_of_the_screen_is_proposed(

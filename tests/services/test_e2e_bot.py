@@ -5,6 +5,7 @@ request, and the handoff signal for crisis words and 转人工."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from bench import dialogues
+from referral import service
+from referral.access import Viewer
 from tests.services import stack_fixture
 from tests.services.stack_fixture import say, turn
 
@@ -74,11 +77,51 @@ async def test_emergency_filed_as_urgent_then_status(http):
     assert "乡镇" in await say(http, sender, "13900005678", region)
     assert "困难" in await say(http, sender, "不知道", region)
     reply = await say(http, sender, "房子烧了 今晚没地方住", region)
+    if "都帮您登记吗" in reply:  # 一门受理: more than one need read in what was told
+        assert "临时救助" in reply
+        reply = await say(http, sender, "是", region)
     assert "紧急" in reply
     ref = REFERENCE.search(reply).group(0)
     # the status: number and phone known from this conversation, nothing asked
     reply = await say(http, sender, "我的申请到哪一步了", region)
     assert ref in reply and "民政" in reply
+
+
+async def test_a_household_asks_once_and_each_department_gets_its_referral(http, sessions):
+    """一门受理 with the real bot: two needs told in one sentence, both filed as one case; each
+    department's clerk sees their own referral; the lookup tells both; when both departments
+    are done the citizen is told once, on the web page, with each outcome."""
+    sender, region, phone = new_sender(), "341503", f"139{uuid.uuid4().int % 10**8:08d}"
+    for text in ("我要求助", "王秀英", phone, "苏埠镇"):
+        await say(http, sender, text, region)
+    reply = await say(http, sender, "老伴住院花了好几万 孙女上学的学费也交不起了", region)
+    assert "都帮您登记吗" in reply and "医疗救助" in reply and "教育救助" in reply, reply
+    reply = await say(http, sender, "都要", region)
+    ref = REFERENCE.search(reply).group(0)
+    assert "医保" in reply and "教育" in reply, reply
+    clerks = {"medical": Viewer("e2e_yibao", "staff", "medical"),
+              "education": Viewer("e2e_jiaoyu", "staff", "education")}
+    refs = {}
+    for department, clerk in clerks.items():
+        mine, _ = await service.list_tickets(sessions, clerk, q=phone[-4:])
+        cases = {t["reference_no"]: await service.get_case(sessions, clerk, t["reference_no"]) for t in mine}
+        (refs[department],) = [own for own, case in cases.items() if case["reference_no"] == ref]
+    assert ref in refs.values() and len(set(refs.values())) == 2
+    reply = await say(http, sender, "我的申请到哪一步了", region)
+    assert "医疗救助" in reply and "教育救助" in reply and "等待受理" in reply, reply
+
+    outcomes = {"medical": "已按规定救助2800元", "education": "已发放助学金1000元"}
+    for department, clerk in clerks.items():
+        await service.claim(sessions, clerk, refs[department])
+        await service.resolve(sessions, clerk, refs[department], outcomes[department])
+    told = []
+    for _ in range(60):  # the stack's worker relays the notices (every 2 s)
+        got = (await http.get("/channels/web/messages", params={"sender": sender})).json()
+        told = [m["text"] for m in got["messages"] if all(o in m["text"] for o in outcomes.values())]
+        if told:
+            break
+        await asyncio.sleep(1)
+    assert len(told) == 1 and ref in told[0], got
 
 
 async def test_status_lookup_asks_number_then_digits(http):

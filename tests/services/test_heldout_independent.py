@@ -55,11 +55,21 @@ def shared(held_out: list[tuple[str, str]], training: list[tuple[str, str]]) -> 
             for label, text in held_out if plain(text) in exact or bare(text) in near]
 
 
+def multineed_items() -> list[tuple[str, str]]:
+    """(programs, description) of the multi-need held-out files (bench/bench_multineed.py)."""
+    return [("+".join(i["programs"]), i["text"])
+            for path in sorted((ROOT / "tests/services/data").glob("multineed_heldout_*.yml"))
+            for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
+
+
 PAIRS = {
     "nlu": (lambda: rasa_examples(ROOT / "bench/nlu_heldout.yml"),
             lambda: rasa_examples(*sorted((ROOT / "nlu_data").rglob("*.yml")))),
     "needs": (lambda: need_descriptions(ROOT / "tests/services/data/needs_heldout.yml"),
               lambda: need_descriptions(ROOT / "bot/needs/train.yml")),
+    "multineed": (multineed_items,
+                  lambda: need_descriptions(ROOT / "bot/needs/train.yml")
+                  + rasa_examples(*sorted((ROOT / "nlu_data").rglob("*.yml")))),
 }
 
 

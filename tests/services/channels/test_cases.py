@@ -83,7 +83,7 @@ async def test_one_case_two_departments_each_clears_its_own_and_the_citizen_is_t
     look = await http.get(f"/api/referrals/{ref}", params={"phone_last4": phone[-4:]})
     assert look.status_code == 200
     sentences = [x["sentence"] for x in look.json()["case"]["referrals"]]
-    assert sentences == ["医疗救助已转给医保，等待受理。", "教育救助已转给教育，等待受理。"]
+    assert sentences == ["医疗救助已转给医保部门，等待受理。", "教育救助已转给教育部门，等待受理。"]
 
     await service.claim(ctx.sessions, MEDICAL, medical.reference_no)
     await service.claim(ctx.sessions, EDUCATION, education.reference_no)

@@ -1,7 +1,8 @@
 """The desk where an agent's shift meets the clock: a conversation put back in the queue waits
 afresh; taking over a live conversation starts a new episode; a clerk who follows their ticket
 to a transcript sees only what their role allows; a ticket filed from a conversation is filed
-once however often the button is pressed, and only by the agent who holds the conversation;
+once however often the button is pressed, and only by the agent who holds the conversation; a
+household that told two needs gets one case with a referral for each (一门受理);
 agent hours up to midnight keep every sweep running."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hotline.worker import deliver_once
 from referral import service
 from referral.models import Ticket
 from referral.workdays import CHINA
-from tests.services.channels.conftest import new_phone
+from tests.services.channels.conftest import new_phone, post_twilio, sms
 from tests.services.channels.test_desk import act, handed_over, people  # noqa: F401 - fixture
 
 _IDEMPOTENCY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -116,6 +117,50 @@ async def test_a_ticket_from_a_conversation_is_filed_once_however_often_it_is_se
             Ticket.conversation_id == str(conv_id))) == 1
     fresh = (await agent.client.get(f"/console/desk/conversations/{conv_id}")).text
     assert _IDEMPOTENCY.findall(fresh) != [key]  # the next ticket is a new one
+
+
+_NEEDS = {"住院": ("medical", 0.93), "学费": ("education", 0.9)}
+
+
+def _read_by_words(text: str) -> dict:
+    """A classifier that knows one need per word and is unsure of a story with both."""
+    hits = [need for word, need in _NEEDS.items() if word in text]
+    program, confidence = hits[0] if len(hits) == 1 else ("medical", 0.4)
+    return {"intent": {"name": "request_help", "confidence": 0.9}, "entities": [],
+            "need": {"program": program, "confidence": confidence}}
+
+
+async def test_a_household_that_told_two_needs_gets_one_case_with_a_referral_each(app, people, sessions):  # noqa: F811
+    phone = new_phone()
+    told = "老伴住院花了好几万，孙子上学的学费也交不起了"
+    await post_twilio(app["http"], "/channels/sms/twilio", sms(told, phone))
+    conv_id = await handed_over(app, phone=phone)
+    agent = people["agent_a"]
+    await act(agent, conv_id, "claim")
+    app["rasa"].parse_for = _read_by_words
+    try:
+        page = (await agent.client.get(f"/console/desk/conversations/{conv_id}")).text
+    finally:
+        app["rasa"].parse_for = None
+    ticked = set(re.findall(r'name="also" value="(\w+)" checked', page))
+    selected = re.search(r'<select name="program"[^>]*>.*?<option value="(\w+)" selected', page, re.S)
+    assert {"medical", "education"} <= ticked | {selected and selected[1]}, (ticked, selected)
+    (key,) = _IDEMPOTENCY.findall(page)
+    form = {"csrf_token": agent.csrf, "idempotency_key": key, "program": "medical", "also": ["education"],
+            "region": "430200", "citizen_name": "王秀英", "phone": phone[3:],
+            "description": told}
+    first, second = await asyncio.gather(
+        *[agent.client.post(f"/console/desk/conversations/{conv_id}/ticket", data=form,
+                            headers={"Accept": "application/json"}) for _ in range(2)])
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.json()["reference_no"] == second.json()["reference_no"]
+    assert first.json()["referrals"] == 2
+    async with sessions() as s:
+        filed = (await s.scalars(select(Ticket).where(Ticket.conversation_id == str(conv_id)))).all()
+    assert sorted(t.program for t in filed) == ["education", "medical"]  # one each, pressed twice
+    assert len({t.case_id for t in filed}) == 1 and len({t.department for t in filed}) == 2
+    bad = await act(agent, conv_id, "ticket", **{**form, "also": "education", "idempotency_key": "x" * 16})
+    assert bad.status_code == 422  # a list of programs or nothing
 
 
 async def test_filing_and_attaching_need_the_conversation_held_and_the_ticket_allowed(app, people, sessions):  # noqa: F811
