@@ -426,7 +426,7 @@ class ActionSubmitHelpRequest(Action):
             response="utter_help_submitted_urgent" if urgent else "utter_help_submitted",
             program_name=program_name(payload["program"]),
             reference_no=ticket["reference_no"],
-            department_name=ticket.get("department_name") or department_name(ticket.get("department")),
+            department_name=department_name(ticket.get("department")) or ticket.get("department_name"),
             first_response_due=plain_deadline(ticket["sla"]["first_response_due"]),
             resolution_due=plain_deadline(ticket["sla"]["resolution_due"]),
         )

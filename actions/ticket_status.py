@@ -125,7 +125,7 @@ class ActionCheckTicketStatus(Action):
             response=f"utter_ticket_status_{status if status in STATUSES else 'other'}",
             reference_no=reference_no,
             program_name=program_name(ticket.get("program")),
-            department_name=ticket.get("department_name") or department_name(ticket.get("department")),
+            department_name=department_name(ticket.get("department")) or ticket.get("department_name"),
             **due,
         )
         return [SlotSet("pending_retry", None)]

@@ -49,6 +49,10 @@ def scores(gold: list[list[str]], found: list[list[str]]) -> dict:
                                                / len(needs), 4),
         "program_found_per_referral": round(sum(g in f for g, f in needs) / len(needs), 4),
         **by_size,
+        "department_found_by_program": {
+            code: round(sum(dep(g) in {dep(x) for x in f} for g, f in needs if g == code)
+                        / sum(g == code for g, _ in needs), 3)
+            for code in sorted({g for g, _ in needs})},
         "proposals_per_description": round(len(proposals) / len(gold), 3),
         "proposals_to_a_department_not_told": round(
             sum(dep(x) not in {dep(g) for g in gs} for gs, x in proposals) / max(len(proposals), 1), 4),

@@ -195,7 +195,7 @@ async def test_submit_files_a_referral_and_tells_the_reference(services):
     assert sent["body"]["description"] == "老伴住院，交不起医药费（热线初筛：2口人，全家每月收入约0元）"
     assert sent["headers"]["Idempotency-Key"].startswith("bot:")
     assert texts_of(d) == [
-        "已为您登记求助（医疗救助），编号12349-20261122-0001，已转给民政。"
+        "已为您登记求助（医疗救助），编号12349-20261122-0001，已转给民政部门。"
         "工作人员会在11月23日前联系您，最迟12月21日前办结。请记好编号。"
     ]
     assert slots_set(events) == {

@@ -91,7 +91,7 @@ async def test_status_in_plain_words(ticket):
     d = CollectingDispatcher()
     await ActionCheckTicketStatus().run(d, make_tracker({"reference_no": REF, "phone_last4": "1234"}), DOMAIN)
     assert ticket.lookups[-1] == (REF, "1234")
-    assert texts_of(d) == [f"编号{REF}（低保）民政正在办理，最迟12月21日前办结。"]
+    assert texts_of(d) == [f"编号{REF}（低保）民政部门正在办理，最迟12月21日前办结。"]
 
 
 async def test_the_lookup_names_the_conversation_for_its_limits(ticket):

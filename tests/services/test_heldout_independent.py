@@ -56,9 +56,10 @@ def shared(held_out: list[tuple[str, str]], training: list[tuple[str, str]]) -> 
 
 
 def multineed_items() -> list[tuple[str, str]]:
-    """(programs, description) of the multi-need held-out files (bench/bench_multineed.py)."""
+    """(programs, description) of the multi-need held-out files (bench/bench_multineed.py) and
+    the reserve kept unseen for the next change (multineed_reserve_*.yml)."""
     return [("+".join(i["programs"]), i["text"])
-            for path in sorted((ROOT / "tests/services/data").glob("multineed_heldout_*.yml"))
+            for path in sorted((ROOT / "tests/services/data").glob("multineed_*.yml"))
             for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
 
 
