@@ -43,7 +43,26 @@ def test_a_run_on_sentence_is_also_read_in_overlapping_spans():
     assert any("住院" in p and "学费" not in p for p in spans)
     assert any("学费" in p and "住院" not in p for p in spans)
     # a span may start or end mid-word: its need must be surer than a clause's
-    assert pieces[text] == needs.CLAUSE_MIN_CONFIDENCE < needs.SPAN_MIN_CONFIDENCE == pieces[spans[0]]
+    assert pieces[text].first == needs.CLAUSE_MIN_CONFIDENCE < needs.SPAN_MIN_CONFIDENCE
+    assert pieces[spans[0]].first == needs.SPAN_MIN_CONFIDENCE
+    assert pieces[spans[0]].second is None  # a span's second need is never read
+
+
+def test_a_clause_that_tells_two_needs_proposes_both_when_the_second_is_ranked_high_enough():
+    def need(*ranking):
+        return {"program": ranking[0][0], "confidence": ranking[0][1],
+                "ranking": [{"program": p, "confidence": c} for p, c in ranking]}
+
+    both = "摔断了腿住院要交押金包工头还欠着工钱"
+    reads = {both: (need(("medical", 0.55), ("legal_aid", 0.33), ("temporary", 0.05)), needs.CLAUSE_CUT),
+             both[:12]: (need(("medical", 0.7), ("employment", 0.4)), needs.SPAN_CUT)}
+    found = needs.from_reads({"program": None, "confidence": 0.3}, reads)
+    assert [p["program"] for p in found] == ["medical", "legal_aid"]  # not the span's second
+    # a second need below its cut, or a first below the clause's, proposes nothing more
+    weak = {both: (need(("medical", 0.55), ("legal_aid", 0.29)), needs.CLAUSE_CUT)}
+    assert [p["program"] for p in needs.from_reads({}, weak)] == ["medical"]
+    unsure = {both: (need(("medical", 0.45), ("legal_aid", 0.4)), needs.CLAUSE_CUT)}
+    assert needs.from_reads({}, unsure) == []
 
 
 async def test_a_need_as_sure_as_a_clause_needs_but_read_in_a_span_is_not_proposed(rasa_client, classifier):
