@@ -140,6 +140,11 @@ async def proposed_referrals(tracker: Tracker, description: str) -> List[str]:
     for p in body.get("proposals") or []:
         if p.get("program") in vocabulary()["programs"] and p["program"] not in programs:
             programs.append(p["program"])
+    if programs and (reported_emergency(tracker) or sounds_urgent(description)):
+        # An emergency is not delayed by a question about what its own office decides anyway:
+        # only a need of another department is offered beside it.
+        first = department_of().get(programs[0])
+        programs = programs[:1] + [p for p in programs[1:] if department_of().get(p) != first]
     return programs[:MAX_PROPOSED] if len(programs) >= 2 else []
 
 

@@ -33,6 +33,24 @@ async def test_two_needs_told_are_offered_numbered_and_the_form_asks_which(servi
     assert "1. 医疗救助（医保部门）" in asked and "2. 教育救助（教育部门）" in asked
 
 
+async def test_an_emergency_is_asked_only_about_a_need_of_another_department(services):
+    fire = {"event": "user", "text": "家里着火了 东西都烧没了",
+            "parse_data": {"intent": {"name": "report_emergency", "confidence": 0.9}}}
+    told = {"event": "user", "text": "房子烧了 今晚没地方住",
+            "parse_data": {"need": {"program": "temporary", "confidence": 0.8}}}
+
+    def emergency(text):
+        return make_tracker(filled(help_description=None), text, requested_slot="help_description",
+                            active_loop="help_form", form_turn="help_form", events=[fire, told])
+
+    services.proposals = ["temporary", "vagrant"]  # civil affairs decides both: filed at once
+    events = await ValidateHelpForm().run(CollectingDispatcher(), emergency("房子烧了 今晚没地方住"), DOMAIN)
+    assert slots_set(events)["proposed_referrals"] == [] and slots_set(events)["requested_slot"] is None
+    services.proposals = ["temporary", "vagrant", "housing"]  # another department's need: asked
+    events = await ValidateHelpForm().run(CollectingDispatcher(), emergency("房子烧了 今晚没地方住"), DOMAIN)
+    assert slots_set(events)["proposed_referrals"] == ["temporary", "housing"]
+
+
 async def test_one_need_or_the_service_unreachable_files_one_referral_as_before(services):
     services.proposals = ["medical"]
     events = await ValidateHelpForm().run(CollectingDispatcher(), describing("老伴住院交不起钱"), DOMAIN)
