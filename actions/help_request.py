@@ -153,7 +153,8 @@ _DIGIT = re.compile(r"[1-8]")
 
 def parse_choice(text: str, intent: Optional[str], count: int) -> Optional[List[int]]:
     """The numbers (1-based) of the referrals to file from the answer to "都帮您登记吗":
-    "是"/"都要" all, "1和3"/"第二个" those, "不用"/"只要第一个" the first; None if unclear."""
+    "是"/"都要" all, "1和3"/"第二个" those, "不用"/"只要第一个" the first; None if unclear or
+    if a number was not offered."""
     cues = vocabulary()["referral_choice"]
     numerals = cues["numerals"]
     plain = re.sub(r"[\s，,。.！!、和跟与及还有号个第只要就]", "", text)
@@ -163,9 +164,8 @@ def parse_choice(text: str, intent: Optional[str], count: int) -> Optional[List[
         said = [numerals[ch] for ch in plain]
     if any(w in text for w in cues["first_only"]) and not said:
         return [1]
-    if said:
-        chosen = sorted({n for n in said if 1 <= n <= count})
-        return chosen or None
+    if said:  # a number that was not offered (1和3 of two): asked again, nothing dropped unsaid
+        return sorted(set(said)) if all(1 <= n <= count for n in said) else None
     if intent == "deny":
         return [1]
     if intent == "affirm" or any(w in text for w in cues["all"]):

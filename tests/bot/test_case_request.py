@@ -64,7 +64,7 @@ async def test_one_need_or_the_service_unreachable_files_one_referral_as_before(
 @pytest.mark.parametrize(("answer", "intent", "chosen"), [
     ("是", "affirm", [1, 2, 3]), ("都要", "inform", [1, 2, 3]), ("嗯都登记吧", "affirm", [1, 2, 3]),
     ("1和3", "inform", [1, 3]), ("第二个", "inform", [2]), ("一 三", "inform", [1, 3]),
-    ("不用，只要第一个", "deny", [1]), ("不用了", "deny", [1]), ("9", "inform", None),
+    ("不用，只要第一个", "deny", [1]), ("不用了", "deny", [1]), ("9", "inform", None), ("1和4", "inform", None),
     ("你们几点下班", "ask_policy", None)])
 def test_the_answer_to_which_to_file_as_citizens_give_it(answer, intent, chosen):
     assert parse_choice(answer, intent, 3) == chosen
