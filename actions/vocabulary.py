@@ -19,8 +19,17 @@ def program_name(code: Optional[str]) -> str:
     return vocabulary()["programs"].get(code or "", code or "")
 
 
+CASE_TEXTS = Path(__file__).resolve().parents[1] / "referral" / "case_texts.yml"
+
+
+@lru_cache(maxsize=1)
+def _citizen_departments() -> Dict[str, str]:
+    """Departments as citizens say them, the list the services' lookup sentences use too."""
+    return yaml.safe_load(CASE_TEXTS.read_text(encoding="utf-8"))["departments"]
+
+
 def department_name(code: Optional[str]) -> str:
-    return vocabulary()["departments"].get(code or "", code or "")
+    return _citizen_departments().get(code or "", code or "")
 
 
 def program_named(text: Optional[str]) -> Optional[str]:

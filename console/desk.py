@@ -88,17 +88,17 @@ async def _prefill(request: Request, view: dict) -> dict:
     slots = await tracker_slots(ctx.rasa_http, ctx.settings.rasa_url, view["conversation"]["sender"])
     said = "；".join(m["text"] for m in view["messages"] if m["direction"] == "in" and m["text"])[-800:]
     region = slots.get("region") or view["conversation"]["region"]
-    suggestion = {}
+    suggestion, parsed = {}, {}  # parsed: text -> parse, shared with the needs read below
     if said:
         try:
-            parsed = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, said[-400:], 5)
-            suggestion = triage.assess(parsed, said, region if region in regions() else None)
+            parsed[said[-400:]] = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, said[-400:], 5)
+            suggestion = triage.assess(parsed[said[-400:]], said, region if region in regions() else None)
         except triage.ParserUnavailable:
             suggestion = {}
     phone = _known_phone(slots, view["conversation"])
     told = slots.get("help_description") or said
     program = slots.get("program") or suggestion.get("program") or ""
-    return {"also": await _other_needs(request, told, slots, program),
+    return {"also": await _other_needs(request, told, slots, program, parsed),
             "citizen_name": slots.get("citizen_name") or "", "phone": mask_phone(phone) if phone else "",
             "region": region or "", "street": slots.get("street") if slots.get("street") != "unknown" else "",
             "description": slots.get("help_description") or said,
@@ -107,17 +107,15 @@ async def _prefill(request: Request, view: dict) -> dict:
             "urgent": bool(suggestion.get("urgent"))}
 
 
-async def _other_needs(request: Request, told: str, slots: dict, first: str | None) -> list[str]:
+async def _other_needs(request: Request, told: str, slots: dict, first: str | None,
+                       parsed: dict[str, dict]) -> list[str]:
     """一门受理: the programs to tick beside the first: those the citizen confirmed to the bot,
     else every need read in what they told and every program the bot's screen found hopeful."""
     chosen = slots.get("referral_choice")
     if isinstance(chosen, list):
         return [p for p in chosen if p != first]
     ctx = request.app.ctx
-
-    async def read(piece: str) -> dict:
-        return (await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, piece, 5)).get("need") or {}
-
+    read = triage.need_reader(ctx.rasa_http, ctx.settings.rasa_url, 5, parsed)
     try:
         proposals = await needs.propose(told[-400:], read,
                                         {"programs": slots.get("screened_programs") or []})

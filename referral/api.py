@@ -211,12 +211,7 @@ async def case_proposals(request: Request):
     if not text.strip() and not screen:
         raise invalid("text", "text or screen is required")
     ctx = request.app.ctx
-
-    async def read(piece: str) -> dict:
-        parsed = await triage.parse(ctx.rasa_http, ctx.settings.rasa_url, piece,
-                                    ctx.settings.rasa_timeout_s)
-        return parsed.get("need") or {}
-
+    read = triage.need_reader(ctx.rasa_http, ctx.settings.rasa_url, ctx.settings.rasa_timeout_s)
     try:
         proposals = await needs.propose(text, read, screen)
     except triage.ParserUnavailable:

@@ -28,6 +28,19 @@ async def parse(http: httpx.AsyncClient, rasa_url: str, text: str, timeout: floa
         raise ParserUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+def need_reader(http: httpx.AsyncClient, rasa_url: str, timeout: float,
+                parsed: dict[str, dict] | None = None):
+    """`read(text)`: the classifier's need for a text (referral/needs.py reads each piece with
+    it). `parsed` (text -> parse result) holds parses already made: a text is parsed once."""
+    known = {} if parsed is None else parsed
+
+    async def read(text: str) -> dict:
+        if text not in known:
+            known[text] = await parse(http, rasa_url, text, timeout)
+        return known[text].get("need") or {}
+    return read
+
+
 def assess(parsed: dict, text: str, region: str | None) -> dict:
     """Pure part of triage: intent + entities + text -> program, department, urgency, SLA."""
     intent = parsed.get("intent") or {}

@@ -39,6 +39,17 @@ def test_images_put_the_venvs_where_the_commands_expect_them():
     assert "python -m venv .venv" in services and "WORKDIR /app" in services
 
 
+def test_the_bot_image_holds_every_file_of_the_services_tree_the_actions_read():
+    """The actions read referral/ data; an image without it fails at the first help request."""
+    from actions import regions, vocabulary
+
+    bot = (ROOT / "docker" / "Dockerfile.bot").read_text()
+    copied = {part for line in bot.splitlines() if line.startswith("COPY ")
+              for part in line.split()[1:-1]}
+    for path in (vocabulary.ROUTING, vocabulary.CASE_TEXTS, regions.UNITS):
+        assert str(path.relative_to(ROOT)) in copied, path
+
+
 def test_compose_keeps_no_secret_and_runs_as_production():
     compose = yaml.safe_load(COMPOSE.read_text())["services"]
     for name, service in compose.items():
