@@ -84,8 +84,16 @@ def main() -> None:
         f"http://127.0.0.1:{ports['HOTLINE_PORT']}", texts))
     out, at = {}, 0
     for name, items in grouped.items():
-        out[name] = {"files": [str(p.relative_to(ROOT)) for p in sets[name]],
-                     **report(items, found[at:at + len(items)])}
+        mine = found[at:at + len(items)]
+        out[name] = {"files": [str(p.relative_to(ROOT)) for p in sets[name]], **report(items, mine)}
+        # each author's set on its own too: they label differently, and a pooled figure hides it
+        by_file, start = {}, 0
+        for path in sets[name]:
+            n = len(_items([path]))
+            by_file[path.name] = scores([list(i["programs"]) for i in items[start:start + n]],
+                                        [[p["program"] for p in ps] for ps in mine[start:start + n]])
+            start += n
+        out[name]["by_file"] = by_file
         at += len(items)
     write("multineed", out)
 

@@ -95,6 +95,10 @@ class Ticket(Base):
     # each with its clause; the fast path's deadline is its own column.
     pathway: Mapped[dict] = mapped_column(JSON, default=dict)
     fast_path_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the clerk recorded the first help as given (先行救助已给予), and when the sweep found
+    # it overdue and escalated (once; null: not yet).
+    fast_path_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fast_path_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla_policy: Mapped[str] = mapped_column(String(64), default="default")
     sla_cycle: Mapped[int] = mapped_column(Integer, default=0)  # a transfer restarts the clocks
     applied_sla: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -161,6 +165,8 @@ _sweep_index("ix_tickets_sweep_first_response_due", Ticket.first_response_due,
              "first_responded_at IS NULL AND first_response_breached_at IS NULL")
 _sweep_index("ix_tickets_sweep_resolution_due", Ticket.resolution_due,
              "resolution_breached_at IS NULL")
+_sweep_index("ix_tickets_sweep_first_help", Ticket.fast_path_due,
+             "fast_path_given_at IS NULL AND fast_path_breached_at IS NULL")
 _sweep_index("ix_tickets_sweep_coordinator", Ticket.resolution_due, "escalation_level < 2")
 BELOW_COORDINATOR = text("escalation_level < 2")
 

@@ -4,12 +4,15 @@ A family tells several hardships at once ("老伴住院花了好几万，孙子�
 classifier (bot/components/need_classifier.py) reads one need per text, so the description is
 cut into its clauses (at punctuation, at the words that join one hardship to the next, and, for
 a speech recogniser's run-on text, into overlapping spans), every clause is read, and each need
-read with confidence becomes a proposal. The screen adds every program it found likely or
-possible. Nothing here files anything: the citizen or the agent confirms which to file.
+read with confidence becomes a proposal. A clause also proposes the program of a word that
+tells a department's need outright (住院, 学费, 漏雨, 下岗, 瘫 …: referral/needs_cues.yml), which
+the classifier, one need a clause, ranks low when the clause tells two ("老伴住院孩子学费都没着落")
+or says it indirectly ("老头子瘫在床上" reads as 养老 first). The screen adds every program it
+found likely or possible. Nothing here files anything: the citizen or the agent confirms.
 
-The cut-offs and the cutting rules were set on conversations held by hand (README), before the
-held-out set (tests/services/data/multineed_heldout_*.yml) was measured, and not tuned on it
-(bench/bench_multineed.py).
+The cut-offs and the cue words were set on conversations held by hand and on development sets
+(bench/multineed_dev*.yml, looked at while tuning); the held-out sets
+(tests/services/data/multineed_*.yml) are only measured (bench/bench_multineed.py).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ SPAN_MIN_CONFIDENCE = 0.6
 # second-ranked need counts too when the classifier gives it this much. Chosen on a development
 # set of two and three single-need held-out descriptions joined as citizens join them
 # (tests/services/data/needs_heldout.yml, which tunes nothing else), then measured once on the
-# reserve set (tests/services/data/multineed_reserve_c.yml); spans never propose a second.
+# reserve set (now tests/services/data/multineed_heldout_c.yml); spans never propose a second.
 CLAUSE_SECOND_MIN_CONFIDENCE = 0.3
 SCREEN_STATUSES = ("likely_eligible", "possibly_eligible")
 MIN_CLAUSE_CHARS = 4      # shorter pieces (还有, 他爸) join the clause before them
@@ -46,6 +49,12 @@ MAX_PIECES = 12           # at most this many reads per description
 def _joiners() -> re.Pattern:
     words = yaml.safe_load((ROOT / "referral/needs_cues.yml").read_text(encoding="utf-8"))["joiners"]
     return re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
+
+
+@cache
+def _cues() -> list[tuple[str, re.Pattern]]:
+    doc = yaml.safe_load((ROOT / "referral/needs_cues.yml").read_text(encoding="utf-8"))["cues"]
+    return [(program, re.compile("|".join(map(re.escape, words)))) for program, words in doc.items()]
 
 
 _PUNCT = re.compile(r"[，,。.；;！!？?、\n\r\t…~～]+|\s{1,}")
@@ -121,6 +130,20 @@ def from_reads(whole: dict, reads: dict[str, tuple[dict, Cut]]) -> list[dict]:
     return list(found.values())
 
 
+def from_cues(text: str, found: list[dict]) -> list[dict]:
+    """`found` and, for each clause holding a cue word of a department not yet proposed, that
+    cue's program (referral/needs_cues.yml `cues`), in the order told."""
+    departments = {p["department"] for p in found}
+    out = list(found)
+    for clause in clauses(text):
+        for program, words in _cues():
+            hit = words.search(clause)
+            if hit and domain.department_for(program) not in departments:
+                departments.add(domain.department_for(program))
+                out.append(_proposal(program, "description", clause=clause, cue=hit.group(0)))
+    return out
+
+
 def from_screen(screen: dict | None) -> list[dict]:
     """Every program the eligibility screen found likely or possible."""
     out = []
@@ -141,7 +164,7 @@ async def propose(text: str, read: Callable[[str], Awaitable[dict]],
         parts = {p: m for p, m in pieces(text).items() if p != text}
         whole, *needs = await asyncio.gather(read(text), *(read(p) for p in parts))
         reads = {p: (need, parts[p]) for p, need in zip(parts, needs, strict=True)}
-        proposals = from_reads(whole, reads)
+        proposals = from_cues(text, from_reads(whole, reads))
     for p in from_screen(screen):
         known = next((q for q in proposals if q["program"] == p["program"]), None)
         if known is None:

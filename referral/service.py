@@ -166,6 +166,11 @@ def _due_in_s(t: Ticket, now: datetime) -> int:
     return int((due - reference).total_seconds())
 
 
+def _fast_path_pending(t: Ticket) -> bool:
+    """An open referral on a 先行救助 path whose first help is not recorded as given."""
+    return t.fast_path_due is not None and t.fast_path_given_at is None and t.status in OPEN_STATUSES
+
+
 def row_view(t: Ticket, now: datetime) -> dict:
     """A queue row: masked personal data only."""
     due_in_s = _due_in_s(t, now)
@@ -180,6 +185,10 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "first_response_due": iso_local(t.first_response_due), "resolution_due": iso_local(t.resolution_due),
         "due_in_s": due_in_s,
         "breached": t.breached(now),
+        "fast_path_due": iso_local(t.fast_path_due),
+        "fast_path_given_at": iso_local(t.fast_path_given_at),
+        "fast_path_pending": _fast_path_pending(t),
+        "fast_path_overdue": _fast_path_pending(t) and t.fast_path_due < now,
         "notice_failed": t.notice_failed_at is not None,
         "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
@@ -517,8 +526,7 @@ async def _detail(s: AsyncSession, t: Ticket) -> dict:
     return {**detail_view(t, events, sla_events, utcnow()), "notices": await _notices(s, t),
             "case": {"reference_no": t.case.reference_no, "status": t.case.status,
                      "referrals": referrals},
-            "pathway": t.pathway or {}, "fast_path_due": iso_local(t.fast_path_due),
-            "amount_yuan": t.amount_yuan}
+            "pathway": t.pathway or {}, "amount_yuan": t.amount_yuan}
 
 
 async def get_ticket(sf: async_sessionmaker, viewer: Viewer, reference_no: str, *,
@@ -737,6 +745,20 @@ async def resume(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
 
 async def start(sf, viewer: Viewer, ref: str, ip: str | None = None) -> dict:
     return await _change(sf, viewer, ref, "start", lambda s, t, now: _responded(t, now), ip)
+
+
+async def first_help(sf, viewer: Viewer, ref: str, given: str, ip: str | None = None) -> dict:
+    """先行救助已给予: the clerk records what was given first (the checks come after); it answers
+    the citizen, stops the fast path's clock, and the referral stays open to be completed."""
+    given = _text(given, "given", 200)
+
+    def mutate(s, t, now):
+        if not _fast_path_pending(t):
+            raise InvalidTransition("first_help", t.status)
+        _responded(t, now)
+        t.fast_path_given_at = now
+        _queue_notification(s, t, "first_help", now, given=given)
+    return await _change(sf, viewer, ref, None, mutate, ip, kind="first_help", given=given)
 
 
 async def resolve(sf, viewer: Viewer, ref: str, result: str, ip: str | None = None) -> dict:
@@ -974,6 +996,9 @@ async def sweep_sla(sf: async_sessionmaker, now: datetime) -> dict[str, int]:
         ("first_response", "breached", Ticket.first_response_breached_at,
          [unanswered, Ticket.first_response_due < now]),
         ("resolution", "breached", Ticket.resolution_breached_at, [Ticket.resolution_due < now]),
+        # 先行救助: the first help not recorded as given by its own deadline.
+        ("first_help", "breached", Ticket.fast_path_breached_at,
+         [Ticket.fast_path_given_at.is_(None), Ticket.fast_path_due < now]),
     ]
     # A breach also settles its "approaching" threshold, so that index stays small.
     warned_by_breach = {"first_response": Ticket.first_response_warned_at,
@@ -985,8 +1010,9 @@ async def sweep_sla(sf: async_sessionmaker, now: datetime) -> dict[str, int]:
             await _record_sla_events(s, target, kind, 0, crossing, now, {})
             values = {marker.key: now}
             if kind == "breached":
-                warned = warned_by_breach[target]
-                values[warned.key] = func.coalesce(warned, now)
+                if target in warned_by_breach:
+                    warned = warned_by_breach[target]
+                    values[warned.key] = func.coalesce(warned, now)
                 # Escalation level 1: the department supervisor; priority goes up once.
                 first_escalation = and_(crossing, Ticket.escalation_level < 1)
                 await _record_sla_events(s, "any", "escalated", 1, first_escalation, now,
@@ -1056,6 +1082,8 @@ class TicketAction:
         """Whether the console offers it for this ticket (a row or detail view)."""
         if name in domain.TRANSITIONS:
             return ticket["status"] in domain.TRANSITIONS[name][0]
+        if name == "first_help":  # a 先行救助 path whose first help is not yet recorded
+            return ticket["fast_path_pending"]
         if name == "place":  # street-routed tickets only: placed, or waiting to be
             return ticket["status"] in OPEN_STATUSES and (ticket["unplaced"] or ticket["unit_code"])
         return ticket["status"] in OPEN_STATUSES  # notes: while the ticket is open
@@ -1065,6 +1093,7 @@ class TicketAction:
 # the console forms and POST /api/tickets/{reference_no}/{action} both dispatch through it.
 ACTIONS: dict[str, TicketAction] = {
     "claim": TicketAction(claim),
+    "first_help": TicketAction(first_help, ("given",)),
     "start": TicketAction(start),
     "resume": TicketAction(resume),
     "resolve": TicketAction(resolve, ("result",)),

@@ -31,6 +31,9 @@ async def test_help_request_end_to_end(stack):
         assert "乡镇" in await say(http, sender, "13800001234", region="341503")
         assert "困难" in await say(http, sender, "平桥乡", region="341503")  # as citizens say it
         reply = await say(http, sender, "老伴瘫痪在床，家里没有收入，吃饭都成问题", region="341503")
+        # 瘫痪在床 also tells the 残联's 两项补贴: both offered, the citizen files only the first
+        assert "1. 低保" in reply and "残疾人两项补贴" in reply, reply
+        reply = await say(http, sender, "只要第一个", region="341503")
         match = re.search(r"12349-\d{8}-\d{4}-\d{3}", reply)
         assert match, reply
         ref = match.group(0)

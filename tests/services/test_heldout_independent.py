@@ -63,6 +63,13 @@ def multineed_items() -> list[tuple[str, str]]:
             for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
 
 
+def multineed_dev_items() -> list[tuple[str, str]]:
+    """The development sets of need reading (looked at while tuning, but not trained on)."""
+    return [("+".join(i["programs"]), i["text"])
+            for path in sorted((ROOT / "bench").glob("multineed_dev*.yml"))
+            for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
+
+
 PAIRS = {
     "nlu": (lambda: rasa_examples(ROOT / "bench/nlu_heldout.yml"),
             lambda: rasa_examples(*sorted((ROOT / "nlu_data").rglob("*.yml")))),
@@ -71,6 +78,9 @@ PAIRS = {
     "multineed": (multineed_items,
                   lambda: need_descriptions(ROOT / "bot/needs/train.yml")
                   + rasa_examples(*sorted((ROOT / "nlu_data").rglob("*.yml")))),
+    "multineed_dev": (multineed_dev_items,
+                      lambda: need_descriptions(ROOT / "bot/needs/train.yml")
+                      + multineed_items()),
 }
 
 

@@ -132,6 +132,7 @@ async def test_every_existing_ticket_becomes_a_case_of_one_referral(empty_db):
     assert [tuple(r) for r in rows] == [
         ("12349-20260101-0001", "12349-20260101-0001", "open", "13800001234", "web"),
         ("12349-20260102-0001-123", "12349-20260102-0001-123", "closed", "13900005678", "sms")]
+    await asyncio.to_thread(command.upgrade, cfg, "head")  # the service's tables as they are now
     sf = async_sessionmaker(engine, expire_on_commit=False)
     view = await service.get_for_citizen(sf, "12349-20260102-0001-123", "5678")
     assert view["case"]["status"] == "closed" and len(view["case"]["referrals"]) == 1

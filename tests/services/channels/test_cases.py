@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from referral import service
 from referral.access import Viewer
-from referral.models import Case, OutboxMessage, Ticket
+from referral.models import Case, OutboxMessage, SlaEvent, Ticket
 from referral.workdays import add_calendar_days, add_working_days
 from tests.services.channels.conftest import new_phone
 from tests.services.channels.test_notices import relay
@@ -183,3 +184,53 @@ async def test_jilin_urgent_help_shows_its_fast_path_and_its_own_deadline(app):
     assert medical.pathway == {} and medical.fast_path_due is None  # not a path of 医疗救助
     page = await service.get_ticket(ctx.sessions, Viewer("x", "supervisor"), temporary.reference_no)
     assert page["fast_path_due"] and page["case"]["referrals"] == 2
+
+
+async def test_a_first_help_not_given_by_its_deadline_is_escalated_once(app):
+    """先行救助 has its own deadline: past it with no first help recorded, the sweep escalates
+    the referral to the department's supervisor once; one whose first help was recorded in time
+    is left alone, and recording it tells the citizen what was given."""
+    ctx, http = app["ctx"], app["http"]
+    late_ref = (await file_case(http, new_phone(), [{"program": "temporary", "urgency": "urgent"}],
+                                region="220000")).json()["reference_no"]
+    given_ref = (await file_case(http, new_phone(), [{"program": "temporary", "urgency": "urgent"},
+                                                     {"program": "medical"}],
+                                 region="220000")).json()["reference_no"]
+    (late,), (given, medical) = await tickets_of(ctx, late_ref), await tickets_of(ctx, given_ref)
+    boss = Viewer("x", "supervisor")
+
+    page = await service.first_help(ctx.sessions, boss, given.reference_no, "先行发放临时救助金1000元")
+    assert page["fast_path_given_at"] and not page["fast_path_pending"]
+    assert page["first_responded_at"]  # it answers the citizen: the first response is made
+    assert page["status"] == "new" and page["events"][-1]["kind"] == "first_help"
+    with pytest.raises(service.InvalidTransition):  # recorded once
+        await service.first_help(ctx.sessions, boss, given.reference_no, "再发一次")
+    with pytest.raises(service.InvalidTransition):  # 医疗救助 has no fast path here
+        await service.first_help(ctx.sessions, boss, medical.reference_no, "先行")
+    with pytest.raises(service.ValidationError):
+        await service.first_help(ctx.sessions, boss, late.reference_no, "  ")
+    told = [n for n in await case_notices(ctx, [given]) if n.kind == "first_help"]
+    assert len(told) == 1 and "先行发放临时救助金1000元" in told[0].text
+
+    # Accepted in time, so only the fast path's deadline can pass: a claim is not the help.
+    row = await service.claim(ctx.sessions, boss, late.reference_no)
+    assert row["fast_path_pending"] and not row["fast_path_overdue"]
+    await service.sweep_sla(ctx.sessions, late.fast_path_due - timedelta(minutes=1))
+    async with ctx.sessions() as s:
+        assert (await s.get(Ticket, late.id)).fast_path_breached_at is None
+    now = late.fast_path_due + timedelta(minutes=1)
+    assert now < late.resolution_due
+    for _ in range(2):  # a second sweep changes nothing
+        await service.sweep_sla(ctx.sessions, now)
+    async with ctx.sessions() as s:
+        events = {t: [(e.target, e.kind, e.level) for e in await s.scalars(
+            select(SlaEvent).where(SlaEvent.ticket_id == t.id).order_by(SlaEvent.id))]
+            for t in (late, given)}
+        late_now = await s.get(Ticket, late.id)
+        given_now = await s.get(Ticket, given.id)
+    assert ("first_help", "breached", 0) in events[late] and ("any", "escalated", 1) in events[late]
+    assert events[late].count(("first_help", "breached", 0)) == 1
+    assert late_now.escalation_level == 1 and late_now.priority == late.priority + 1
+    assert late_now.fast_path_breached_at == now
+    assert not [e for e in events[given] if e[0] == "first_help"]
+    assert given_now.escalation_level == 0

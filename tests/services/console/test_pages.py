@@ -192,3 +192,37 @@ async def test_a_clerk_with_the_longest_username_views_and_changes_a_ticket(logi
         actors = set(await s.scalars(select(AuditEntry.actor).where(AuditEntry.actor.contains(username))))
         history = set(await s.scalars(select(TicketEvent.actor).where(TicketEvent.actor.contains(username))))
     assert actors == {f"staff:{username}"} and history == {f"staff:{username}"}
+
+
+async def test_a_clerk_records_the_first_help_of_a_fast_path(clerk, file_ticket, sessions):
+    """吉林 第15条 先行救助: the queue marks the referral until its first help is recorded, and
+    red once its own deadline passed; the form records what was given, once, and the clock of
+    the whole referral runs on."""
+    marker = uuid.uuid4().hex[:10]
+    fast = await file_ticket("temporary", "220000", urgency="urgent", description=f"家里着火 {marker}")
+    overdue = await file_ticket("temporary", "220000", urgency="urgent", description=f"车祸 {marker}")
+    plain = await file_ticket("temporary", "220000", description=f"不急 {marker}")  # not 急难
+    await set_deadlines(sessions, overdue, fast_path_due=utcnow() - timedelta(hours=1))
+
+    queue = (await clerk.client.get("/console/queue", params={"q": marker})).text
+    rows = dict(re.findall(r'data-reference="([^"]+)">(.*?)</tr>', queue, re.S))
+    assert "先行救助</span>" in rows[fast] and "先行救助逾期" not in rows[fast]
+    assert "先行救助逾期" in rows[overdue]
+    assert "先行救助" not in rows[plain]
+
+    page = (await clerk.client.get(f"/console/tickets/{overdue}")).text
+    assert 'id="fast-path-overdue"' in page
+    page = (await clerk.client.get(f"/console/tickets/{fast}")).text
+    assert action_forms(page)[:2] == ["claim", "first_help"]
+    assert "first_help" not in action_forms((await clerk.client.get(f"/console/tickets/{plain}")).text)
+    page = await act(clerk, fast, "first_help", given=" ")
+    assert flash(page).startswith("error:请填写：先行给予的救助")
+
+    page = await act(clerk, fast, "first_help", given="临时救助金1000元")
+    assert flash(page) == "ok:已记录先行救助，已通知求助群众。"
+    assert 'id="fast-path-given"' in page and "first_help" not in action_forms(page)
+    assert status_of(page) == "新转介" and "临时救助金1000元" in page
+    r = await clerk.post_form(f"/console/tickets/{fast}/first_help", {"given": "再记一次"})
+    assert "当前状态下不能执行此操作" in flash((await clerk.client.get(r.headers["location"])).text)
+    queue = (await clerk.client.get("/console/queue", params={"q": marker})).text
+    assert "先行救助" not in dict(re.findall(r'data-reference="([^"]+)">(.*?)</tr>', queue, re.S))[fast]
