@@ -394,6 +394,7 @@ async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = Non
                                            priority=0):
                 continue
         ref = await _file_call_back(sf, conv, minutes)
+        await _list_call_back(sf, conv, ref, now)
         told = texts()["desk"]["call_back"].format(reference_no=ref) if ref else \
             texts()["desk"]["call_back_no_number"]
         await outbound.send(conv.id, told, "system")
@@ -401,6 +402,18 @@ async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = Non
                              call_back=ref)
         done += 1
     return done
+
+
+async def _list_call_back(sf, conv: Conversation, ref: str | None, now: datetime) -> None:
+    """The agents' call-back list (console/outreach.py) holds it too, once per handoff."""
+    phone = national(conv.contact_id if conv.channel in ("sms", "voice") else conv.phone) or conv.phone
+    async with sf() as s, s.begin():
+        await referral.add_call_back(
+            s, f"handoff:{conv.id}:{conv.pending_since.isoformat()}", "unclaimed_handoff", now,
+            conversation_id=conv.id, phone=phone,
+            reason=texts()["desk"]["call_back_reason"].format(
+                reason=conv.handoff_reason or "", reference_no=ref or "",
+                summary=mask_text(conv.handoff_summary or "")[:200]))
 
 
 async def _file_call_back(sf, conv: Conversation, minutes: float) -> str | None:

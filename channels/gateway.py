@@ -45,6 +45,7 @@ from hotline.cache import UNAVAILABLE, breaker
 from hotline.db import utcnow
 from hotline.privacy import mask_text
 from hotline.settings import ALWAYS, ROOT
+from referral import complaints
 from referral.workdays import CHINA, is_working_day
 from rules.regions import regions
 
@@ -629,6 +630,9 @@ class Gateway:
             # The bot's signals (handoff …) are for the gateway; the web API returns them too.
             if not _shown(r) and conv.channel != "web":
                 m.state, m.next_attempt_at = "internal", None
+        if handoff is not None and handoff.get("reason") == "complaint":
+            out.append(self._ready(conv, inbound, _reply(await self._file_complaint(
+                s, conv, inbound, handoff, now)), "system"))
         if conv.status in WITH_A_PERSON and not self._told(conv):
             out.append(self._ready(conv, inbound, _reply(waiting_text(self.settings.channels, now)),
                                    "system"))
@@ -637,6 +641,22 @@ class Gateway:
         await s.flush()
         _answered_with(inbound, out)
         return out, [m.id for m in out if m.state == "queued"], conv.status
+
+    @staticmethod
+    async def _file_complaint(s, conv: Conversation, inbound: Message, handoff: dict,
+                              now: datetime) -> str:
+        """The bot's `complain`: a complaint case about the conversation's latest referral (else
+        civil affairs), filed once for the message; the citizen is told its number and clock.
+        The agent who takes the conversation hears the rest."""
+        said = (inbound.text or "").strip()
+        if len(said) < 10 and handoff.get("summary"):  # "我要投诉": the summary tells more
+            said = f"{said}\n{handoff['summary']}".strip()
+        phone = conv.contact_id if conv.channel in ("sms", "voice") else conv.phone
+        c, _ = await complaints.file(
+            s, what_happened=said or "（未说明）", source_key=f"conv:{conv.id}:msg:{inbound.id}",
+            filed_by="bot", channel=conv.channel, conversation_id=conv.id, phone=phone, now=now,
+            ticket=await complaints.latest_ticket_of_conversation(s, conv.id))
+        return complaints.filed_text(c)
 
     def _after(self, when: datetime, fn, *args) -> None:
         async def later():

@@ -27,7 +27,7 @@ from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.privacy import mask_phone
-from referral import domain, needs, service, triage
+from referral import complaints, domain, needs, service, triage
 from referral.access import PermissionDenied
 from rules.regions import regions
 
@@ -145,6 +145,7 @@ async def conversation_page(request: Request, conv_id: int):
                          canned=await desk.canned(sf) if viewer.on_desk else [],
                          last_event=await _latest_event_id(request.app.ctx.redis),
                          regions=regions(), programs=domain.PROGRAMS,
+                         departments=domain.departments(),
                          queue_name=request.app.ctx.settings.channels.voice_agent_queue)
 
 
@@ -186,10 +187,28 @@ async def _act(request: Request, conv_id: int, action: str, data: dict):
         "resolve": lambda: desk.resolve(sf, outbound, viewer, conv_id, ip),
         "ticket": lambda: _file_ticket(request, conv_id, data),
         "attach": lambda: _attach(request, conv_id, data),
+        "complain": lambda: _complain(request, conv_id, data),
     }
     if action not in calls:
         raise ApiError(404, "not_found", "no such action")
     return await calls[action]()
+
+
+async def _complain(request: Request, conv_id: int, data: dict) -> dict:
+    """The agent files the citizen's complaint (about a referral of theirs, else the department
+    they name): it goes to the supervisors, not to the clerk complained about."""
+    conv = await _held(request, conv_id)
+    key = _idempotency_key(request, conv_id, data) or f"desk:complaint:{conv_id}:{secrets.token_hex(8)}"
+    try:
+        return await complaints.file_by_staff(
+            request.app.ctx.sessions, request.ctx.viewer,
+            what_happened=str(data.get("what_happened", "")), wants=str(data.get("wants", "")),
+            ticket_ref=str(data.get("ticket", "")).strip() or None,
+            department=str(data.get("department", "")).strip() or None, conversation_id=conv.id,
+            phone=conv.contact_id if conv.channel in ("sms", "voice") else conv.phone,
+            channel=conv.channel, source_key=key.replace("desk:ticket:", "desk:complaint:"))
+    except service.ValidationError as exc:
+        raise desk.DeskError("invalid", str(exc), field=exc.field) from None
 
 
 async def _held(request: Request, conv_id: int):

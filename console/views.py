@@ -28,7 +28,7 @@ from hotline.callers import client_ip
 from hotline.db import utcnow
 from hotline.errors import ApiError
 from hotline.templating import render
-from referral import domain, service
+from referral import complaints, domain, service
 from referral.access import TICKET_ROLES, can_view
 from referral.models import OPEN_STATUSES
 from referral.workdays import CHINA, add_working_days, calendar
@@ -377,7 +377,11 @@ async def dashboard(request: Request):
     rows = await service.dashboard(request.app.ctx.sessions, request.ctx.viewer)
     totals = {k: sum(r[k] for r in rows) for k in ("open", "breached", "approaching")}
     cases = await service.case_counts(request.app.ctx.sessions, request.ctx.viewer)
+    viewer = request.ctx.viewer
+    by_department = (await complaints.counts(request.app.ctx.sessions, viewer)
+                     if viewer.role == "supervisor" else None)
     return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows), cases=cases,
+                         complaints=by_department, departments=domain.departments(),
                          totals=totals, open_statuses=OPEN_STATUSES, nav="dashboard")
 
 

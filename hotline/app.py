@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, name: str = "hotline") -> Sanic
     from channels.web import bp as web_bp
     from channels.wechat import bp as wechat_bp
     from console import desk as _desk  # noqa: F401 - the desk's routes, on the console blueprint
+    from console import outreach as _outreach  # noqa: F401 - complaints and call-backs, likewise
     from console.views import bp as console_bp
     from hotline.health import bp as health_bp
     from referral.api import bp as referral_bp

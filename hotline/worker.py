@@ -1,7 +1,8 @@
 """Background worker: SLA sweeps (approaching, breached, escalations), the delivery of outbound
 messages (retries, referral notices, bot replies that missed their webhook), the bot's answers
 to messages it could not answer while it was down, call-back tickets
-for conversations no agent took, retention (hourly), and a heartbeat.
+for conversations no agent took, complaints past their clock, outreach (reminders, re-screens
+when a standard changes, complaint outcomes), retention (hourly), and a heartbeat.
 
 Runs as its own process (`python -m hotline worker`); several can run side by side: SLA events
 are recorded once per ticket and clock cycle, and each outbound message is claimed before it is
@@ -22,6 +23,7 @@ import httpx
 from sqlalchemy import delete
 
 from channels import desk, notices, rasa_client
+from channels import outreach as channel_outreach
 from channels import runtime as channels_runtime
 from channels.gateway import release_late_replies
 from hotline import retention
@@ -29,8 +31,10 @@ from hotline.cache import create_redis
 from hotline.db import create_engine, session_factory, upsert_insert, utcnow
 from hotline.models import WorkerHeartbeat
 from hotline.settings import Settings
+from referral import complaints, outreach
 from referral.service import sweep_sla
 from referral.workdays import calendar
+from rules.eligibility import screen
 
 log = logging.getLogger("hotline.worker")
 
@@ -62,13 +66,27 @@ def _summary(counts: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "no changes"
 
 
+async def _screen(request: dict) -> dict:
+    return await asyncio.to_thread(screen, request)  # OpenFisca is CPU work: off the loop
+
+
 async def run_once(sf) -> str:
-    return _summary(await sweep_sla(sf, utcnow()))
+    """The SLA sweep, complaints past their clock, reminders now due, and the re-screens of the
+    regions whose standard changed (each once)."""
+    now = utcnow()
+    counts = await sweep_sla(sf, now)
+    counts["complaints_escalated"] = await complaints.sweep(sf, now)
+    counts["reminders_queued"] = await outreach.plan_reminders(sf, now)
+    done = await outreach.due_rescreens(
+        sf, _screen, lambda row: channel_outreach.screen_opted_out(sf, row), now)
+    counts["rescreen_offers"] = sum(r["offered"] for r in done)
+    return _summary(counts)
 
 
 async def deliver_once(ctx) -> dict[str, int]:
     """Notices handed over, replies past their deadline released, due messages sent."""
     counts = {"notices_handed": await notices.relay(ctx.outbound),
+              **{f"outreach_{k}": n for k, n in (await channel_outreach.relay(ctx.outbound)).items()},
               "call_backs": await desk.call_back_unclaimed(ctx.sessions, ctx.outbound, ctx.settings),
               # messages the bot could not answer (it was down): answered now, in order, once
               "unanswered_retried": await ctx.gateway.answer_unanswered(utcnow())}

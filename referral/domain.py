@@ -211,6 +211,16 @@ def coordinator_escalation_after_days() -> int:
     return int(sla_policies()["coordinator_escalation_after"]["value"])
 
 
+# What a clerk may date on a referral, for the citizen's reminder (referral/outreach.py): the end
+# of a 渐退期 (无锡 000_41bdac329cf45ab2.txt 11: 6个月的低保渐退期) or of a temporary benefit, and
+# the next review (000_41bdac329cf45ab2.txt 7: 每年/每半年核查一次).
+REMINDER_KINDS = ("phase_out", "temporary", "review")
+
+
+def complaint_answer_days() -> int:
+    return int(sla_policies()["complaint_answer"]["value"])
+
+
 def waiting_citizen_limit_days() -> int:
     return int(sla_policies()["waiting_citizen_limit"]["value"])
 

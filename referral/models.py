@@ -99,6 +99,11 @@ class Ticket(Base):
     # it overdue and escalated (once; null: not yet).
     fast_path_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fast_path_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the clerk granted ends or is reviewed on these days (the citizen is reminded before):
+    # 渐退期 or a temporary benefit's end, and the next review (复核).
+    benefit_kind: Mapped[str | None] = mapped_column(String(16))  # phase_out | temporary
+    benefit_ends_on: Mapped[date | None] = mapped_column(Date)
+    review_on: Mapped[date | None] = mapped_column(Date)
     sla_policy: Mapped[str] = mapped_column(String(64), default="default")
     sla_cycle: Mapped[int] = mapped_column(Integer, default=0)  # a transfer restarts the clocks
     applied_sla: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -276,3 +281,132 @@ class IdempotencyRecord(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- complaints (投诉) and outreach (主动发现) ----------------------------------------------------
+
+class Complaint(Base):
+    """A citizen's complaint about a referral or a department: it goes to a supervisor (of the
+    department complained about, else civil affairs), never to the clerk complained about, with
+    its own clock; a second complaint about the same referral is linked to the first."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_department_status", "department", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_no: Mapped[str] = mapped_column(String(24), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    department: Mapped[str] = mapped_column(String(32))  # whose supervisor answers it
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    what_happened: Mapped[str] = mapped_column(Text)
+    wants: Mapped[str | None] = mapped_column(Text)
+    citizen_phone: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    filed_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))  # bot | agent:… | supervisor:…
+    source_key: Mapped[str] = mapped_column(String(128), unique=True)  # a retry files nothing new
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(ACTOR_CHARS))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ComplaintEvent(Base):
+    """A complaint's history: filed, linked, viewed, escalated, answered (who and when)."""
+
+    __tablename__ = "complaint_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(ACTOR_CHARS))
+    kind: Mapped[str] = mapped_column(String(24))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Screen(Base):
+    """An eligibility screen kept for re-screening when a standard changes: what was told (the
+    request), what it found (program -> status), and whether the household agreed to be told."""
+
+    __tablename__ = "screens"
+    __table_args__ = (Index("ix_screens_region_created", "region", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(6))
+    request: Mapped[dict] = mapped_column(JSON)
+    statuses: Mapped[dict] = mapped_column(JSON)  # program -> status
+    as_of: Mapped[date] = mapped_column(Date)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel: Mapped[str | None] = mapped_column(String(16))
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Rescreen(Base):
+    """One re-screen of a region for a dated parameter change (done once per date)."""
+
+    __tablename__ = "rescreens"
+    __table_args__ = (UniqueConstraint("region", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(6))
+    as_of: Mapped[date] = mapped_column(Date)
+    changed: Mapped[list] = mapped_column(JSON, default=list)  # [{screen_id, before, after}]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Outreach(Base):
+    """A message the platform writes first (a reminder, an offer to re-apply, a complaint's
+    outcome): at most once per reason (reason_key), never to an opted-out citizen, no SMS in
+    quiet hours, at most a daily cap per citizen. Every one is kept, with what became of it."""
+
+    __tablename__ = "outreach"
+    __table_args__ = (Index("ix_outreach_pending", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))  # reminder | rescreen_offer | complaint_answered
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    complaint_id: Mapped[int | None] = mapped_column(Integer)
+    screen_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    # pending -> handed (a channel message carries it: message_id) | suppressed (opted out) |
+    # failed (no way to reach them); `detail` says why it waited or was not sent.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CallBack(Base):
+    """A citizen an agent should phone: a notice that did not reach them, a handoff nobody
+    claimed, a household a clerk flagged. Each attempt's result is kept."""
+
+    __tablename__ = "call_backs"
+    __table_args__ = (Index("ix_call_backs_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))  # notice_failed | unclaimed_handoff | flagged
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    result: Mapped[str | None] = mapped_column(String(16))  # reached | no_answer | wrong_number
+    attempts: Mapped[list] = mapped_column(JSON, default=list)  # [{at, by, result, note}]
+    created_by: Mapped[str] = mapped_column(String(ACTOR_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

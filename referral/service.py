@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hotline.db import UTCDateTime, upsert_insert, utcnow
 from hotline.privacy import mask_name, mask_phone, phone_last4
 from referral import domain, units
-from referral.access import Viewer, can_view
+from referral.access import PermissionDenied, Viewer, can_view
 from referral.domain import InvalidTransition  # noqa: F401 - part of this module's API
 from referral.models import (
     BELOW_COORDINATOR,
@@ -33,6 +33,7 @@ from referral.models import (
     OPEN_STATUSES,
     RUNNING_STATUSES,
     AuditEntry,
+    CallBack,
     Case,
     IdempotencyRecord,
     OutboxMessage,
@@ -202,6 +203,8 @@ def detail_view(t: Ticket, events: list[TicketEvent], sla_events: list[SlaEvent]
         "citizen_id_masked": t.citizen_id_masked, "description": t.description,
         "result": t.result, "channel": t.channel, "conversation_id": t.conversation_id,
         "applied_sla": t.applied_sla, "first_responded_at": iso_local(t.first_responded_at),
+        "benefit_kind": t.benefit_kind, "review_on": t.review_on and t.review_on.isoformat(),
+        "benefit_ends_on": t.benefit_ends_on and t.benefit_ends_on.isoformat(),
         "resolved_at": iso_local(t.resolved_at),
         "events": [{"at": iso_local(e.created_at), "actor": e.actor, "kind": e.kind, "data": e.data}
                    for e in events],
@@ -593,8 +596,102 @@ async def notification_result(sf: async_sessionmaker, outbox_id: int, state: str
                                 .where(OutboxMessage.ticket_id == t.id))
         if latest == row.id:  # only the newest notice says whether the citizen can be reached
             t.notice_failed_at = None if reached else now
+        if state == "failed":  # an agent phones them: the call-back list
+            await add_call_back(s, f"notice:{row.id}", "notice_failed", now, ticket_id=t.id,
+                                phone=t.citizen_phone,
+                                reason=f"{t.reference_no} 的通知未送达：{row.detail or '原因不明'}"[:500])
         s.add(TicketEvent(ticket_id=t.id, actor="system:notice", kind="notice", created_at=now,
                           data={"notice": row.kind, "state": row.status, "detail": row.detail}))
+
+
+async def add_call_back(s: AsyncSession, source_key: str, kind: str, now: datetime, *,
+                        reason: str, ticket_id: int | None = None,
+                        conversation_id: int | None = None, phone: str | None = None,
+                        created_by: str = "system") -> bool:
+    """A citizen for an agent to phone, once per source (a notice, a handoff, a clerk's flag)."""
+    res = await s.execute(upsert_insert(s)(CallBack).values(
+        source_key=source_key, kind=kind, ticket_id=ticket_id, conversation_id=conversation_id,
+        phone=phone, reason=reason, status="open", attempts=[], created_by=created_by,
+        created_at=now, updated_at=now).on_conflict_do_nothing())
+    return bool(res.rowcount)
+
+
+CALL_BACK_RESULTS = ("reached", "no_answer", "wrong_number")
+CALL_BACK_TRIES = 3  # unanswered this often: taken off the list (the last result kept)
+
+
+def _call_back_row(c: CallBack, ticket_ref: str | None, full: bool = False) -> dict:
+    return {"id": c.id, "kind": c.kind, "reason": c.reason, "status": c.status, "result": c.result,
+            "ticket": ticket_ref, "conversation_id": c.conversation_id,
+            "phone": c.phone if full else None, "masked_phone": mask_phone(c.phone) if c.phone else None,
+            "attempts": c.attempts or [], "created_by": c.created_by,
+            "created_at": iso_local(c.created_at)}
+
+
+def _ensure_desk(viewer: Viewer) -> None:
+    if not viewer.on_desk:
+        raise PermissionDenied(f"{viewer.username} does not work the desk")
+
+
+async def list_call_backs(sf: async_sessionmaker, viewer: Viewer, status: str = "open",
+                          limit: int = 100) -> list[dict]:
+    """The agents' call-back list, oldest first (numbers masked: the row's page shows it)."""
+    _ensure_desk(viewer)
+    async with sf() as s:
+        rows = (await s.execute(select(CallBack, Ticket.reference_no)
+                                .outerjoin(Ticket, Ticket.id == CallBack.ticket_id)
+                                .where(CallBack.status == status)
+                                .order_by(CallBack.created_at, CallBack.id).limit(limit))).all()
+    return [_call_back_row(c, ref) for c, ref in rows]
+
+
+async def get_call_back(sf: async_sessionmaker, viewer: Viewer, call_back_id: int,
+                        ip: str | None = None) -> dict:
+    """One call-back with the number to dial; the view is audited."""
+    _ensure_desk(viewer)
+    async with sf() as s, s.begin():
+        found = (await s.execute(select(CallBack, Ticket.reference_no)
+                                 .outerjoin(Ticket, Ticket.id == CallBack.ticket_id)
+                                 .where(CallBack.id == call_back_id))).first()
+        if found is None:
+            raise LookupError(call_back_id)
+        c, ref = found
+        s.add(AuditEntry(actor=viewer.actor, action="call_back_view", ticket_id=c.ticket_id, ip=ip,
+                         detail={"call_back": c.id}, created_at=utcnow()))
+        return _call_back_row(c, ref, full=True)
+
+
+async def call_back_result(sf: async_sessionmaker, viewer: Viewer, call_back_id: int, result: str,
+                           note: str = "", ip: str | None = None) -> dict:
+    """An attempt's result: reached or a wrong number take it off the list; no answer keeps it
+    for another try (CALL_BACK_TRIES in all). A result on the referral's history too."""
+    _ensure_desk(viewer)
+    if result not in CALL_BACK_RESULTS:
+        raise ValidationError("result", "result must be reached, no_answer or wrong_number")
+    now = utcnow()
+    async with sf() as s, s.begin():
+        stmt = select(CallBack).where(CallBack.id == call_back_id)
+        if s.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        c = await s.scalar(stmt)
+        if c is None:
+            raise LookupError(call_back_id)
+        if c.status != "open":
+            raise InvalidTransition("call_back_result", c.status)
+        c.attempts = [*(c.attempts or []), {"at": now.isoformat(), "by": viewer.actor,
+                                            "result": result, "note": (note or "").strip()[:200]}]
+        c.result, c.updated_at = result, now
+        if result != "no_answer" or len(c.attempts) >= CALL_BACK_TRIES:
+            c.status = "done"
+        if c.ticket_id is not None:
+            s.add(TicketEvent(ticket_id=c.ticket_id, actor=viewer.actor, kind="call_back_result",
+                              created_at=now, data={"result": result, "note": note or ""}))
+        s.add(AuditEntry(actor=viewer.actor, action="call_back_result", ticket_id=c.ticket_id, ip=ip,
+                         detail={"call_back": c.id, "result": result}, created_at=now))
+        await s.flush()
+        ref = await s.scalar(select(Ticket.reference_no).where(Ticket.id == c.ticket_id)) \
+            if c.ticket_id else None
+        return _call_back_row(c, ref)
 
 
 async def attach_citizen_reply(sf: async_sessionmaker, reference_no: str, text: str, *,
@@ -759,6 +856,48 @@ async def first_help(sf, viewer: Viewer, ref: str, given: str, ip: str | None = 
         t.fast_path_given_at = now
         _queue_notification(s, t, "first_help", now, given=given)
     return await _change(sf, viewer, ref, None, mutate, ip, kind="first_help", given=given)
+
+
+def _parse_day(value: str | None, field: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"{field} must be a date, YYYY-MM-DD") from None
+
+
+async def set_dates(sf, viewer: Viewer, ref: str, kind: str, on: str,
+                    ip: str | None = None) -> dict:
+    """The clerk records when what was granted ends (渐退期, a temporary benefit) or is
+    reviewed; the citizen is reminded before. Any status: dates are set when help is granted."""
+    if kind not in domain.REMINDER_KINDS:
+        raise ValidationError("kind", "kind must be phase_out, temporary or review")
+    day = _parse_day(on, "on")
+    if day is None:
+        raise ValidationError("on", "on is required")
+
+    def mutate(s, t, now):
+        if day <= now.astimezone(CHINA).date():
+            raise ValidationError("on", "the date must be after today")
+        if kind == "review":
+            t.review_on = day
+        else:
+            t.benefit_kind, t.benefit_ends_on = kind, day
+    return await _change(sf, viewer, ref, None, mutate, ip, kind="dates", date_kind=kind,
+                         on=day.isoformat())
+
+
+async def flag_call_back(sf, viewer: Viewer, ref: str, reason: str, ip: str | None = None) -> dict:
+    """A clerk asks the 12349 agents to phone this household (the call-back list)."""
+    reason = _text(reason, "reason", 500)
+
+    def mutate(s, t, now):
+        s.add(CallBack(source_key=f"flag:{t.id}:{now.isoformat()}", kind="flagged", ticket_id=t.id,
+                       phone=t.citizen_phone, reason=f"{t.reference_no}：{reason}", status="open",
+                       attempts=[], created_by=viewer.actor, created_at=now, updated_at=now))
+    return await _change(sf, viewer, ref, None, mutate, ip, kind="call_back", reason=reason)
 
 
 async def resolve(sf, viewer: Viewer, ref: str, result: str, ip: str | None = None) -> dict:
@@ -1084,6 +1223,8 @@ class TicketAction:
             return ticket["status"] in domain.TRANSITIONS[name][0]
         if name == "first_help":  # a 先行救助 path whose first help is not yet recorded
             return ticket["fast_path_pending"]
+        if name == "dates":  # what was granted ends or is reviewed: set when granting, any status
+            return True
         if name == "place":  # street-routed tickets only: placed, or waiting to be
             return ticket["status"] in OPEN_STATUSES and (ticket["unplaced"] or ticket["unit_code"])
         return ticket["status"] in OPEN_STATUSES  # notes: while the ticket is open
@@ -1098,6 +1239,8 @@ ACTIONS: dict[str, TicketAction] = {
     "resume": TicketAction(resume),
     "resolve": TicketAction(resolve, ("result",)),
     "note": TicketAction(add_note, ("text",)),
+    "dates": TicketAction(set_dates, ("kind", "on")),
+    "call_back": TicketAction(flag_call_back, ("reason",)),
     "request_info": TicketAction(request_info, ("message",)),
     "place": TicketAction(place, ("unit",)),
     "transfer": TicketAction(transfer, ("department", "reason")),

@@ -36,6 +36,11 @@ class FakeRasa:
                 {"recipient_id": body["sender"], "text": "正在为您转接人工"},
                 {"recipient_id": body["sender"],
                  "custom": {"handoff": {"reason": "request_human", "summary": "想找真人"}}}])
+        if body["message"].startswith("我要投诉"):  # the bot's `complain`: told, then handed over
+            return web.json_response([
+                {"recipient_id": body["sender"], "text": "很抱歉给您添麻烦了，正在为您转接工作人员"},
+                {"recipient_id": body["sender"],
+                 "custom": {"handoff": {"reason": "complaint", "summary": f"投诉：{body['message']}"}}}])
         if self.reply_text:
             return web.json_response([{"recipient_id": body["sender"], "text": self.reply_text}])
         return web.json_response([

@@ -85,7 +85,8 @@ async def test_two_needs_in_one_clause_are_both_proposed(rasa_client, classifier
 
 
 async def test_a_need_as_sure_as_a_clause_needs_but_read_in_a_span_is_not_proposed(rasa_client, classifier):
-    punctuated = await rasa_client.post("/api/cases/proposals", json={"text": "孩子学费交不起，我也只能打零工"})
+    punctuated = await rasa_client.post("/api/cases/proposals",
+                                        json={"text": "孩子学费交不起，我也只能打零工"})
     run_on = await rasa_client.post("/api/cases/proposals",
                                     json={"text": "孩子学费交不起了还没钱吃饭我也只能打零工"})
     assert [p["program"] for p in punctuated.json()["proposals"]] == ["education", "employment"]

@@ -177,3 +177,71 @@ async def test_a_clerk_sees_the_case_with_their_referral_and_that_others_exist(p
     await expect(page.locator("body")).not_to_contain_text("13700002468")
     await expect(page.locator("body")).to_contain_text("137****2468")
     await page.screenshot(path="/tmp/console-case.png", full_page=True)
+
+
+async def test_an_agent_works_the_call_back_list(page, api, make_user, sessions, live_app):
+    """主动发现 in the browser: a clerk asks for a call-back on a ticket, a notice fails to reach
+    another citizen; the agent finds both on 回访名单 (numbers masked), opens one to dial it (the
+    number shown, the view audited), records 无人接听 (it stays, one try counted), then 已联系上
+    (it leaves the list); the ticket's history shows the result."""
+    from sqlalchemy import select
+
+    from referral import service
+    from referral.access import Viewer
+    from referral.models import AuditEntry, OutboxMessage
+    from referral.models import Ticket as T
+
+    clerk = await make_user("staff", "civil_affairs")
+    agent = await make_user("agent", None)
+    flagged = await new_ticket(api, "dibao", "430200", citizen={"name": "赵桂兰", "phone": "13600001357"},
+                               description="独居老人，电话里说不清楚，请上门或回电核实")
+    unreached = await new_ticket(api, "tekun", "430200", citizen={"name": "钱福生", "phone": "13500002468"})
+    viewer = Viewer(clerk, "staff", "civil_affairs")
+    await service.claim(live_app.app.ctx.sessions, viewer, unreached)
+    async with sessions() as s:
+        t = await s.scalar(select(T).where(T.reference_no == unreached))
+        outbox = await s.scalar(select(OutboxMessage).where(OutboxMessage.ticket_id == t.id))
+    await service.notification_result(sessions, outbox.id, "failed", "号码停机")
+
+    await log_in(page, clerk)
+    await page.goto(f"/console/tickets/{flagged}")
+    form = page.locator('form[data-action="call_back"]')
+    await form.get_by_label("回访事由").fill("老人耳背，请慢慢说，问清楚家里几口人")
+    await form.get_by_role("button", name="请坐席回访").click()
+    await expect(page.locator(".flash")).to_contain_text("已加入坐席回访名单")
+    await page.get_by_role("button", name="退出").click()
+
+    await log_in(page, agent, lands_on="/console/desk")
+    await page.get_by_role("link", name="回访名单").click()
+    await expect(page).to_have_url(re.compile("/console/desk/call-backs$"))
+    rows = page.locator("#call-backs tbody tr")
+    mine = rows.filter(has_text=flagged)
+    await expect(mine).to_contain_text("工作人员要求回访")
+    await expect(mine).to_contain_text("136****1357")
+    await expect(rows.filter(has_text=unreached)).to_contain_text("通知未送达")
+    await expect(page.locator("body")).not_to_contain_text("13600001357")
+
+    await mine.get_by_role("link").click()
+    await expect(page.locator("#phone")).to_have_text("13600001357")
+    await page.get_by_label("无人接听").check()
+    await page.get_by_label("备注").fill("响了十声没人接")
+    await page.get_by_role("button", name="记录结果").click()
+    await expect(page.locator(".flash")).to_contain_text("留在名单上")
+    await expect(mine).to_contain_text("1（无人接听）")
+    await page.screenshot(path="/tmp/console-call-backs.png", full_page=True)
+
+    await mine.get_by_role("link").click()
+    await page.get_by_label("已联系上").check()
+    await page.get_by_role("button", name="记录结果").click()
+    await expect(page.locator(".flash")).to_contain_text("移出回访名单")
+    await expect(page.locator("#call-backs")).not_to_contain_text(flagged)
+    await expect(page.locator("#call-backs")).to_contain_text(unreached)
+
+    async with sessions() as s:
+        t = await s.scalar(select(T).where(T.reference_no == flagged))
+        views = list(await s.scalars(select(AuditEntry).where(
+            AuditEntry.ticket_id == t.id, AuditEntry.action == "call_back_view")))
+    assert len(views) == 2 and all(v.actor == f"agent:{agent}" for v in views)
+    history = await service.get_ticket(sessions, Viewer(clerk, "staff", "civil_affairs"), flagged)
+    results = [e["data"]["result"] for e in history["events"] if e["kind"] == "call_back_result"]
+    assert results == ["no_answer", "reached"]
