@@ -145,7 +145,6 @@ async def conversation_page(request: Request, conv_id: int):
                          canned=await desk.canned(sf) if viewer.on_desk else [],
                          last_event=await _latest_event_id(request.app.ctx.redis),
                          regions=regions(), programs=domain.PROGRAMS,
-                         departments=domain.departments(),
                          queue_name=request.app.ctx.settings.channels.voice_agent_queue)
 
 

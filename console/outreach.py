@@ -4,6 +4,8 @@ flagged), each call's result. Thin handlers over referral.complaints and referra
 
 from __future__ import annotations
 
+import secrets
+
 from sanic import Request, redirect
 
 from console import auth
@@ -21,8 +23,30 @@ async def complaint_list(request: Request):
     rows = await complaints.list_complaints(request.app.ctx.sessions, request.ctx.viewer,
                                             status if status in complaints.STATUSES else None,
                                             department if department in domain.departments() else None)
-    return await _render(request, "complaints.html", rows=rows, status=status,
-                         department=department, departments=domain.departments(), nav="complaints")
+    return await _render(request, "complaints.html", rows=rows, shown=status,
+                         idempotency_key=secrets.token_urlsafe(16),
+                         department=department, nav="complaints")
+
+
+@bp.post("/complaints")
+@staff("supervisor")
+async def complaint_new(request: Request):
+    """A complaint that came another way (a letter, a call to the office): the supervisor files
+    it for the citizen. The form's key makes a double submit one complaint."""
+    f, L = request.form, labels()["complaints"]
+    key = (f.get("idempotency_key") or "").strip()[:64]
+    try:
+        c = await complaints.file_by_staff(
+            request.app.ctx.sessions, request.ctx.viewer, what_happened=f.get("what_happened", ""),
+            wants=f.get("wants", ""), ticket_ref=(f.get("ticket") or "").strip() or None,
+            department=(f.get("department") or "").strip() or None, conversation_id=None,
+            phone=(f.get("phone") or "").strip() or None, channel="sms",
+            source_key=f"console:complaint:{key}" if key else f"console:complaint:{secrets.token_hex(8)}")
+    except service.ValidationError as exc:
+        await auth.set_flash(request, "error", L["check"].format(message=exc))
+        return redirect("/console/complaints")
+    await auth.set_flash(request, "ok", L["filed"].format(**c))
+    return redirect(f"/console/complaints/{c['reference_no']}")
 
 
 @bp.get("/complaints/<reference_no:str>")

@@ -381,7 +381,7 @@ async def dashboard(request: Request):
     by_department = (await complaints.counts(request.app.ctx.sessions, viewer)
                      if viewer.role == "supervisor" else None)
     return await _render(request, "dashboard.html", rows=rows, chart=backlog_chart(rows), cases=cases,
-                         complaints=by_department, departments=domain.departments(),
+                         complaints=by_department,
                          totals=totals, open_statuses=OPEN_STATUSES, nav="dashboard")
 
 

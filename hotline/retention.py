@@ -27,10 +27,21 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from channels.models import Conversation, ConversationNote, Message
 from hotline.privacy import mask_name, mask_phone, mask_text
 from hotline.settings import Retention
-from referral.models import OPEN_STATUSES, AuditEntry, IdempotencyRecord, OutboxMessage, Ticket
+from referral.models import (
+    OPEN_STATUSES,
+    AuditEntry,
+    CallBack,
+    IdempotencyRecord,
+    OutboxMessage,
+    Outreach,
+    Screen,
+    Ticket,
+)
 
 log = logging.getLogger("hotline.retention")
 KEPT_STATUSES = ("pending", "open")  # a person is about to answer or answering: never purged
+# A kept eligibility screen is re-run for a year (referral/outreach.py), then it is of no use.
+SCREEN_DAYS = 366
 
 
 async def purge(sf: async_sessionmaker, retention: Retention, now: datetime) -> dict[str, int]:
@@ -40,7 +51,10 @@ async def purge(sf: async_sessionmaker, retention: Retention, now: datetime) -> 
     async with sf() as s, s.begin():
         for name, model, days in (("idempotency_keys_purged", IdempotencyRecord,
                                    retention.idempotency_days),
-                                  ("audit_rows_purged", AuditEntry, retention.audit_days)):
+                                  ("audit_rows_purged", AuditEntry, retention.audit_days),
+                                  ("screens_purged", Screen, SCREEN_DAYS),
+                                  ("outreach_purged", Outreach, retention.audit_days),
+                                  ("call_backs_purged", CallBack, retention.audit_days)):
             old = select(model.__table__.primary_key.columns[0]).where(
                 model.created_at < now - timedelta(days=days)).limit(retention.batch)
             result = await s.execute(delete(model).where(

@@ -136,3 +136,21 @@ def test_retention_settings_are_read_and_checked():
     assert Retention.from_env({"RETENTION_TRANSCRIPT_DAYS": "30"}).transcript_days == 30
     with pytest.raises(ValueError, match="RETENTION_AUDIT_DAYS"):
         Retention.from_env({"RETENTION_AUDIT_DAYS": "0"})
+
+
+async def test_a_screen_is_kept_for_the_year_it_can_be_re_run_and_no_longer(sessions):
+    from datetime import date
+
+    from referral.models import Screen
+
+    ids = []
+    async with sessions() as s, s.begin():
+        for age in (400, 300):
+            row = Screen(region="430200", request={"region": "430200"}, statuses={"dibao": "not_eligible"},
+                         as_of=date(2025, 1, 1), phone="13800001234", created_at=utcnow() - timedelta(days=age))
+            s.add(row)
+            await s.flush()
+            ids.append(row.id)
+    counts = await retention.purge(sessions, POLICY, utcnow())
+    assert counts["screens_purged"] >= 1
+    assert not await _exists(sessions, Screen, ids[0]) and await _exists(sessions, Screen, ids[1])

@@ -232,3 +232,49 @@ async def test_a_raised_standard_offers_re_applying_to_exactly_the_households_it
     assert got == {e164(phones["now_eligible"])}
     body = next(m["Body"] for m in twilio.sent[before:] if m["To"] == e164(phones["now_eligible"]))
     assert "株洲" in body and "低保" in body and f"{first.year}年{first.month}月1日" in body
+
+
+async def test_a_wechat_citizen_inside_the_window_is_written_to_on_wechat_even_at_night(app):
+    """Quiet hours are for SMS: a WeChat citizen who wrote within 48 hours gets the message as a
+    customer-service message, at 22:00 as at noon; one the window no longer reaches (and no
+    subscription template) would get an SMS, so that one waits for the morning."""
+    from tests.services.channels.conftest import post_wechat, wechat_text
+
+    ctx, wechat = app["ctx"], app["wechat"]
+    near, far = f"o{uuid.uuid4().hex[:27]}", f"o{uuid.uuid4().hex[:27]}"
+    for oid in (near, far):
+        await post_wechat(app["http"], wechat_text(oid, "你好"))
+    async with ctx.sessions() as s, s.begin():
+        convs = {oid: await s.scalar(select(Conversation).where(Conversation.contact_id == oid))
+                 for oid in (near, far)}
+        convs[far].last_inbound_at = utcnow() - timedelta(hours=49)
+        convs[far].phone = new_phone()
+        for oid, conv in convs.items():
+            await outreach.queue(s, f"test:wechat:{oid}", "reminder_review", utcnow(), channel="wechat",
+                                 conversation_id=conv.id,
+                                 params={"reference_no": "12349-20261207-0001-123", "date": "1月5日",
+                                         "department_name": "民政部门"})
+    night = utcnow().astimezone(CHINA).replace(hour=22, minute=0)
+    if night < utcnow():
+        night += timedelta(days=1)
+    before = len(wechat.sent)
+    await channel_outreach.relay(ctx.outbound, night)
+    await ctx.outbound.drain()
+    by = {o.reason_key.rsplit(":", 1)[1]: o for o in await rows(ctx, kind="reminder_review")
+          if o.reason_key.startswith("test:wechat:")}
+    assert by[near].status == "handed" and by[far].status == "pending"
+    assert by[far].not_before.astimezone(CHINA).hour == 8
+    assert [m["touser"] for m in wechat.sent[before:]] == [near]
+
+
+def test_every_wechat_notice_fills_from_the_notice_s_own_placeholders():
+    import re as _re
+
+    from channels.wechat import notice_templates
+    from referral.service import _notification_texts
+
+    texts = _notification_texts()
+    for kind, fields in notice_templates()["notices"].items():
+        told = set(_re.findall(r"{(\w+)}", texts[kind]))
+        wanted = {p for v in fields.values() for p in _re.findall(r"{(\w+)}", v)}
+        assert wanted <= told, (kind, wanted - told)
