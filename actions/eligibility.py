@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing, services_client
 
 from actions.interruptions import TRIES, InterruptibleFormValidation, failed_tries, latest_intent
-from actions.regions import normalise_region, region_from_text
+from actions.regions import normalise_region, region_from_text, region_name
 from actions.vocabulary import department_name, offerable_need, program_name, vocabulary
 
 UNKNOWN = "unknown"  # the citizen said 不知道: sent to the screen as null
@@ -358,6 +358,9 @@ class ActionScreenEligibility(Action):
             else:
                 dispatcher.utter_message(response="utter_eligibility_none",
                                          reasons=plain_reasons(first) if first else "")
+        if not any(p["status"] == "likely_eligible" for p in programs):
+            # a raised standard may change this answer: the citizen may ask to be told
+            dispatcher.utter_message(response="utter_eligibility_update_hint")
         provisional = bool(result.get("warnings")) or any(
             _PROVISIONAL in r for p in programs for r in p.get("reasons") or [])
         dispatcher.utter_message(response="utter_eligibility_caveat_provisional" if provisional
@@ -367,6 +370,32 @@ class ActionScreenEligibility(Action):
                 # 一门受理: a help request after the screen proposes each of these
                 SlotSet("screened_programs", [{"program": p["program"], "status": p["status"]}
                                               for p in hopeful])]
+
+
+class ActionRecordConsent(Action):
+    """提醒我: the household screened in this conversation is kept, with the citizen's consent,
+    for re-screening when a standard changes (the services re-run it then and offer to re-apply
+    if it would now be met). The screen is sent again with the contact and the consent: nothing
+    is kept of a citizen who did not ask."""
+
+    def name(self) -> Text:
+        return "action_record_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("screened_programs") is None:
+            dispatcher.utter_message(response="utter_consent_no_screen")
+            return []
+        body = {**screen_request(tracker), "contact": {"sender": tracker.sender_id},
+                "consent_to_contact": True}
+        try:
+            await services_client.request("POST", "/api/eligibility/screen", json=body)
+        except (services_client.ServiceUnavailable, services_client.ServiceRejected):
+            dispatcher.utter_message(response="utter_consent_down")
+            return []
+        dispatcher.utter_message(response="utter_consent_recorded",
+                                 region_name=region_name(tracker.get_slot("region")))
+        return []
 
 
 def screen_line(p: Dict[str, Any]) -> str:

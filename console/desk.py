@@ -141,6 +141,7 @@ async def conversation_page(request: Request, conv_id: int):
         raise _desk_error(exc) from None
     prefill = await _prefill(request, view) if viewer.on_desk else {}
     prefill["idempotency_key"] = secrets.token_urlsafe(16)  # this drawing of the ticket form
+    prefill["complaint_key"] = secrets.token_urlsafe(16)  # and of the complaint form
     return await _render(request, "desk_conversation.html", nav="desk", v=view, prefill=prefill,
                          canned=await desk.canned(sf) if viewer.on_desk else [],
                          last_event=await _latest_event_id(request.app.ctx.redis),
@@ -197,7 +198,7 @@ async def _complain(request: Request, conv_id: int, data: dict) -> dict:
     """The agent files the citizen's complaint (about a referral of theirs, else the department
     they name): it goes to the supervisors, not to the clerk complained about."""
     conv = await _held(request, conv_id)
-    key = _idempotency_key(request, conv_id, data) or f"desk:complaint:{conv_id}:{secrets.token_hex(8)}"
+    key = str(data.get("complaint_key") or "").strip()[:64] or secrets.token_hex(8)
     try:
         return await complaints.file_by_staff(
             request.app.ctx.sessions, request.ctx.viewer,
@@ -205,7 +206,7 @@ async def _complain(request: Request, conv_id: int, data: dict) -> dict:
             ticket_ref=str(data.get("ticket", "")).strip() or None,
             department=str(data.get("department", "")).strip() or None, conversation_id=conv.id,
             phone=conv.contact_id if conv.channel in ("sms", "voice") else conv.phone,
-            channel=conv.channel, source_key=key.replace("desk:ticket:", "desk:complaint:"))
+            channel=conv.channel, source_key=f"desk:complaint:{conv_id}:{key}")
     except service.ValidationError as exc:
         raise desk.DeskError("invalid", str(exc), field=exc.field) from None
 

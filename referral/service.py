@@ -868,19 +868,19 @@ def _parse_day(value: str | None, field: str) -> date | None:
         raise ValidationError(field, f"{field} must be a date, YYYY-MM-DD") from None
 
 
-async def set_dates(sf, viewer: Viewer, ref: str, kind: str, on: str,
+async def set_dates(sf, viewer: Viewer, ref: str, kind: str, day: str,
                     ip: str | None = None) -> dict:
     """The clerk records when what was granted ends (渐退期, a temporary benefit) or is
     reviewed; the citizen is reminded before. Any status: dates are set when help is granted."""
     if kind not in domain.REMINDER_KINDS:
         raise ValidationError("kind", "kind must be phase_out, temporary or review")
-    day = _parse_day(on, "on")
+    day = _parse_day(day, "day")
     if day is None:
-        raise ValidationError("on", "on is required")
+        raise ValidationError("day", "day is required")
 
     def mutate(s, t, now):
         if day <= now.astimezone(CHINA).date():
-            raise ValidationError("on", "the date must be after today")
+            raise ValidationError("day", "the date must be after today")
         if kind == "review":
             t.review_on = day
         else:
@@ -1223,8 +1223,8 @@ class TicketAction:
             return ticket["status"] in domain.TRANSITIONS[name][0]
         if name == "first_help":  # a 先行救助 path whose first help is not yet recorded
             return ticket["fast_path_pending"]
-        if name == "dates":  # what was granted ends or is reviewed: set when granting, any status
-            return True
+        if name == "dates":  # what was granted ends or is reviewed: dated once it is granted
+            return ticket["status"] in ("resolved", "closed")
         if name == "place":  # street-routed tickets only: placed, or waiting to be
             return ticket["status"] in OPEN_STATUSES and (ticket["unplaced"] or ticket["unit_code"])
         return ticket["status"] in OPEN_STATUSES  # notes: while the ticket is open
@@ -1239,11 +1239,11 @@ ACTIONS: dict[str, TicketAction] = {
     "resume": TicketAction(resume),
     "resolve": TicketAction(resolve, ("result",)),
     "note": TicketAction(add_note, ("text",)),
-    "dates": TicketAction(set_dates, ("kind", "on")),
     "call_back": TicketAction(flag_call_back, ("reason",)),
     "request_info": TicketAction(request_info, ("message",)),
     "place": TicketAction(place, ("unit",)),
     "transfer": TicketAction(transfer, ("department", "reason")),
     "close": TicketAction(close),
     "reopen": TicketAction(reopen, ("reason",)),
+    "dates": TicketAction(set_dates, ("kind", "day")),
 }

@@ -225,7 +225,9 @@ async def test_screen_nothing_applies(services):
     }
     d = CollectingDispatcher()
     await ActionScreenEligibility().run(d, make_tracker(KNOWN, events=finished_form_events("我够吗")), DOMAIN)
-    assert responses(d) == ["utter_eligibility_none", "utter_eligibility_caveat", "utter_offer_referral"]
+    # nothing likely: a raised standard may change that, and the citizen may ask to be told
+    assert responses(d) == ["utter_eligibility_none", "utter_eligibility_update_hint",
+                            "utter_eligibility_caveat", "utter_offer_referral"]
     assert "不低于当地低保标准700元" in texts_of(d)[0]
 
 
@@ -327,3 +329,29 @@ async def test_placeholder_standard_the_rule_said_no_yuan_and_why_not_the_progra
     assert rule + confirm in said
     assert "特困供养暂时看不符合：家中第1位成员（45岁）有劳动能力。" in said
     assert all(len(x) <= 140 for x in said)
+
+
+async def test_asking_to_be_told_keeps_the_screen_with_the_consent(services):
+    """提醒我 after a screen: the household is sent again, with the conversation and the consent,
+    so that the services keep it for re-screening; before any screen nothing is sent."""
+    from actions.eligibility import ActionRecordConsent
+
+    d = CollectingDispatcher()
+    before = len(services.screens)
+    await ActionRecordConsent().run(d, make_tracker({"region": "430200"}, "提醒我", intent="subscribe_updates"),
+                                    DOMAIN)
+    assert responses(d) == ["utter_consent_no_screen"] and len(services.screens) == before
+
+    d = CollectingDispatcher()
+    screened = {**KNOWN, "screened_programs": []}
+    t = make_tracker(screened, "提醒我", intent="subscribe_updates", sender="sms:+8613800001234")
+    assert await ActionRecordConsent().run(d, t, DOMAIN) == []
+    sent = services.screens[-1]
+    assert sent["contact"] == {"sender": "sms:+8613800001234"} and sent["consent_to_contact"] is True
+    assert sent["household"]["monthly_income"] == 1800.0 and sent["region"] == "430200"
+    assert responses(d) == ["utter_consent_recorded"] and "株洲" in texts_of(d)[0]
+
+    services.status["screen"] = 503
+    d = CollectingDispatcher()
+    await ActionRecordConsent().run(d, t, DOMAIN)
+    assert responses(d) == ["utter_consent_down"]

@@ -112,7 +112,7 @@ async def test_clerk_claims_notes_and_resolves(page, api, make_user, sessions):
     await expect(page.get_by_role("status")).to_have_text("已办结，已通知求助群众。")
     await expect(page.locator("#status")).to_have_text("已办结")
     await expect(page.locator("#result")).to_have_text("经入户核查，符合低保条件，已纳入低保，按月发放。")
-    await expect(page.locator("form[data-action]")).to_have_count(2)  # close, reopen
+    await expect(page.locator("form[data-action]")).to_have_count(3)  # close, reopen, dates
     await page.screenshot(path="/tmp/console-resolved.png", full_page=True)
 
     await page.get_by_role("link", name="← 返回转介队列").click()

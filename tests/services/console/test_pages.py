@@ -49,35 +49,43 @@ async def test_the_whole_lifecycle_through_the_forms(clerk, file_ticket, session
     ref = await file_ticket()  # no street given: 待分派, so the office may place it
     page = (await clerk.client.get(f"/console/tickets/{ref}")).text
     assert status_of(page) == "新转介"
-    assert action_forms(page) == ["claim", "note", "place", "transfer"]
+    assert action_forms(page) == ["claim", "note", "call_back", "place", "transfer"]
 
     page = await act(clerk, ref, "claim")
     assert flash(page) == "ok:已认领受理，已通知求助群众。"
     assert status_of(page) == "已受理" and clerk.username in page
-    assert action_forms(page) == ["start", "resolve", "note", "request_info", "place", "transfer"]
+    assert action_forms(page) == ["start", "resolve", "note", "call_back", "request_info", "place",
+                                  "transfer"]
 
     page = await act(clerk, ref, "note", text="已电话联系，约定周三入户核查。")
     assert "已电话联系，约定周三入户核查。" in page and flash(page).startswith("ok:")
 
     page = await act(clerk, ref, "request_info", message="请补充户口簿和收入证明")
     assert status_of(page) == "待群众补充" and "暂停计时" in page
-    assert action_forms(page) == ["resume", "resolve", "note", "place", "transfer"]
+    assert action_forms(page) == ["resume", "resolve", "note", "call_back", "place", "transfer"]
 
     page = await act(clerk, ref, "resume")
     assert status_of(page) == "办理中"
 
     page = await act(clerk, ref, "resolve", result="经入户核查，符合低保条件，已纳入低保。")
     assert status_of(page) == "已办结" and 'id="result"' in page
-    assert action_forms(page) == ["close", "reopen"]
+    assert action_forms(page) == ["close", "reopen", "dates"]
+    # what was granted is dated for the citizen's reminder (渐退期, temporary help, review)
+    assert '<select name="kind" required>' in page and '<input type="date" name="day" required>' in page
+    page = await act(clerk, ref, "dates", kind="review", day="2099-06-30")
+    assert flash(page) == "ok:已设置，到期前会提醒群众。" and 'id="reminder-dates"' in page
+    assert "复核：2099-06-30" in page
+    page = await act(clerk, ref, "dates", kind="review", day="2001-01-01")
+    assert flash(page).startswith("error:")
 
     page = await act(clerk, ref, "close")
-    assert status_of(page) == "已关闭" and action_forms(page) == ["reopen"]
+    assert status_of(page) == "已关闭" and action_forms(page) == ["reopen", "dates"]
 
     page = await act(clerk, ref, "reopen", reason="群众反映补助金额有误")
     assert status_of(page) == "重新办理" and "群众反映补助金额有误" in page
     # the history reads top-down newest first
     kinds = [k for k in re.findall(r'<li data-kind="(\w+)">', page) if k != "notice"]
-    assert kinds == ["reopen", "close", "resolve", "resume", "request_info", "note", "claim",
+    assert kinds == ["reopen", "close", "dates", "resolve", "resume", "request_info", "note", "claim",
                      "created"]
 
 
