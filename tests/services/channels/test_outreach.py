@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 from channels import outreach as channel_outreach
 from channels.models import Conversation
 from channels.phones import e164
-from channels.sms import record_opt_out
 from hotline.db import utcnow
 from referral import outreach, service
 from referral.access import Viewer
