@@ -146,8 +146,9 @@ async def test_a_screen_is_kept_for_the_year_it_can_be_re_run_and_no_longer(sess
     ids = []
     async with sessions() as s, s.begin():
         for age in (400, 300):
-            row = Screen(region="430200", request={"region": "430200"}, statuses={"dibao": "not_eligible"},
-                         as_of=date(2025, 1, 1), phone="13800001234", created_at=utcnow() - timedelta(days=age))
+            row = Screen(region="430200", request={"region": "430200"},
+                         statuses={"dibao": "not_eligible"}, as_of=date(2025, 1, 1),
+                         phone="13800001234", created_at=utcnow() - timedelta(days=age))
             s.add(row)
             await s.flush()
             ids.append(row.id)

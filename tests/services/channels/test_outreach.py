@@ -173,7 +173,8 @@ def household(income: int) -> dict:
                           "financial_assets": 0, "has_capable_supporter": True}}
 
 
-async def test_a_raised_standard_offers_re_applying_to_exactly_the_households_it_changes(app, raised_standard):
+async def test_a_raised_standard_offers_re_applying_to_exactly_the_households_it_changes(
+        app, raised_standard):
     ctx, twilio, http = app["ctx"], app["twilio"], app["http"]
     first = raised_standard
     phones = {name: new_phone() for name in ("now_eligible", "already", "opted_out", "no_consent", "above")}

@@ -16,7 +16,8 @@ async def test_a_supervisor_files_answers_and_counts_complaints(make_user, login
     ref = await file_ticket("housing", "430200")
     page = (await boss.client.get("/console/complaints")).text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
-    form = {"ticket": ref, "phone": "13700005555", "what_happened": "住建窗口说危房改造名额没了，让我明年再来",
+    form = {"ticket": ref, "phone": "13700005555",
+            "what_happened": "住建窗口说危房改造名额没了，让我明年再来",
             "wants": "给个书面答复", "idempotency_key": key}
     r = await boss.post_form("/console/complaints", form)
     assert r.status_code == 302
