@@ -278,3 +278,23 @@ def test_every_wechat_notice_fills_from_the_notice_s_own_placeholders():
         told = set(_re.findall(r"{(\w+)}", texts[kind]))
         wanted = {p for v in fields.values() for p in _re.findall(r"{(\w+)}", v)}
         assert wanted <= told, (kind, wanted - told)
+
+
+async def test_the_bot_keeps_a_screen_by_its_sender_only_when_asked(app):
+    """The bot's 提醒我 sends the household with its Rasa sender (channel:contact): the screen is
+    kept with the conversation and the consent; a contact that is not an object is refused."""
+    ctx, http = app["ctx"], app["http"]
+    phone = new_phone()
+    await post_twilio(http, "/channels/sms/twilio", sms("你好", phone))
+    r = await http.post("/api/eligibility/screen", json={
+        **household(750), "contact": {"sender": f"sms:{phone}"}, "consent_to_contact": True})
+    assert r.status_code == 200, r.text
+    async with ctx.sessions() as s:
+        row = await s.get(Screen, r.json()["screen_id"])
+        conv = await s.scalar(select(Conversation).where(Conversation.contact_id == phone))
+    assert row.conversation_id == conv.id and row.channel == "sms" and row.consent_at is not None
+    unknown = await http.post("/api/eligibility/screen", json={
+        **household(750), "contact": {"sender": "sms:+8613000000000"}})
+    assert "screen_id" not in unknown.json()  # nobody to tell: not kept
+    bad = await http.post("/api/eligibility/screen", json={**household(750), "contact": "13800001234"})
+    assert bad.status_code == 422 and "contact" in bad.json()["error"]["message"]
