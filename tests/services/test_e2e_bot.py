@@ -14,7 +14,7 @@ import pytest
 
 from bench import dialogues
 from referral import service
-from referral.access import Viewer
+from referral.access import PermissionDenied, Viewer
 from tests.services import stack_fixture
 from tests.services.stack_fixture import say, turn
 
@@ -166,6 +166,32 @@ async def test_request_human_and_complaint_hand_over(http):
     assert handoffs(replies)[0]["reason"] == "request_human"
     replies = await turn(http, new_sender(), "你们工作人员态度太差了 我要投诉")
     assert handoffs(replies)[0]["reason"] == "complaint"
+
+
+async def test_a_complaint_told_to_the_bot_reaches_a_supervisor_and_the_answer_the_citizen(http, sessions):
+    """投诉 with the real bot: the complaint is filed (its number told), a supervisor finds it,
+    a clerk cannot; the supervisor's answer reaches the citizen's web page, once."""
+    from referral import complaints
+
+    sender = new_sender()
+    replies = await turn(http, sender, "街道办的人态度太差了 材料交了三次都不给办 我要投诉", "430200")
+    told = "".join(r.get("text", "") for r in replies)
+    number = re.search(r"TS\d{8}-\d{4}", told).group(0)
+    boss = Viewer("e2e_duban", "supervisor")
+    (mine,) = [c for c in await complaints.list_complaints(sessions, boss)
+               if c["reference_no"] == number]
+    assert "材料交了三次" in mine["what_happened"] and mine["department"] == "civil_affairs"
+    with pytest.raises(PermissionDenied):  # the clerk complained about never sees it
+        await complaints.list_complaints(sessions, Viewer("e2e_mz", "staff", "civil_affairs"))
+    await complaints.answer(sessions, boss, number, "已约谈街道经办人，明天上午上门收取材料")
+    got = {}
+    for _ in range(60):  # the stack's worker hands outreach over (every 2 s)
+        got = (await http.get("/channels/web/messages", params={"sender": sender})).json()
+        if any("明天上午上门收取材料" in m["text"] for m in got["messages"]):
+            break
+        await asyncio.sleep(1)
+    answers = [m["text"] for m in got["messages"] if "明天上午上门收取材料" in m["text"]]
+    assert len(answers) == 1 and number in answers[0], got
 
 
 # A few dialogues of the conversation suite (bench/conversations, all of them in `make bench`),
