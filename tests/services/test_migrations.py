@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.db import Base, create_engine
@@ -141,3 +141,22 @@ async def test_every_existing_ticket_becomes_a_case_of_one_referral(empty_db):
         n = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
     await engine.dispose()
     assert n == 2  # the tickets stay
+
+
+async def test_first_help_complaints_and_outreach_downgrade_and_upgrade_again(empty_db):
+    """0011 (先行救助) and 0012 (complaints, outreach, call-backs, kept screens) go down to 0010
+    leaving the tickets, and up again to the schema the models describe."""
+    cfg, engine = await _old_ticket(empty_db)
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    await asyncio.to_thread(command.downgrade, cfg, "0010")
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        n = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
+    assert n == 1 and not tables & {"complaints", "outreach", "call_backs", "screens", "rescreens"}
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    async with engine.connect() as conn:
+        import_all_models()
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+    await engine.dispose()
+    assert diff == [], diff
