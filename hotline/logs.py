@@ -44,6 +44,9 @@ def configure(level: str = "INFO", json_format: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request's URL at INFO: the bot servers' token travels in the query string
+    # (Rasa's REST auth), so only its warnings are logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Sanic installs its own handlers; route them through ours so they are masked too.
     for name in ("sanic.root", "sanic.error", "sanic.access", "sanic.server"):
         lg = logging.getLogger(name)

@@ -41,6 +41,20 @@ def test_json_logs_never_print_phone_or_id_in_full():
     assert record["level"] == "INFO" and record["phone"] == "139****1111"
 
 
+async def test_the_bot_servers_token_in_a_request_url_is_not_logged(monkeypatch):
+    """httpx logs each request's URL at INFO; the call to Rasa carries its token in the query."""
+    import httpx
+
+    stream = io.StringIO()
+    logs.configure("INFO", json_format=True)
+    logging.getLogger().handlers[0].stream = stream
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.post("http://127.0.0.1:5005/webhooks/rest/webhook?token=s3cret-rasa-token", json={})
+    logging.getLogger("test").info("after the call")
+    assert "after the call" in stream.getvalue() and "s3cret-rasa-token" not in stream.getvalue()
+
+
 # Every way the platform takes a phone or an ID number (channels/phones.py ignores non-digits).
 WRITTEN = {
     "13812345678": ("138****5678",), "138-1234-5678": ("138****5678",),
