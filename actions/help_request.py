@@ -30,6 +30,13 @@ _NAME_PREFIX = re.compile(r"^(我叫|我是|叫我|俺叫|俺是|我姓名是|�
 _DONT_KNOW = re.compile(r"^(不知道|不清楚|不晓得|说不好|不记得)")
 _QUESTION = re.compile(r"[?？]|吗|呢$|多少|怎么|咋|啥|什么|哪|几|能不能|可不可以|要不要|是不是")
 _SENTENCE = re.compile(r"[我你他她俺咱说啊吧呀了不没是有就都这那个]")  # words of a sentence, not of a place name
+HARDSHIP_CHARS = 12  # an answer this long that is no place and no question tells what happened
+
+
+def _tells_hardship(text: str) -> bool:
+    return len(text) >= HARDSHIP_CHARS and not _QUESTION.search(text)
+
+
 _NUMBER_ONLY = re.compile(r"^[\dXx\s+\-（）()]+$")  # a phone or ID number sent again, not what happened
 _NO_PHONE = re.compile(r"(没有?手机|没得手机|没电话|没有电话|不用手机|不会用手机|手机坏|记不(住|得))")
 ANONYMOUS = "（未留姓名）"
@@ -306,6 +313,13 @@ class ValidateHelpForm(InterruptibleFormValidation):
         # A place as free text (平桥, 月塘), never a question or a sentence about something else.
         plain = 2 <= len(text) <= 10 and not _QUESTION.search(text) and not _SENTENCE.search(text)
         street = parse_street(text) or (text if plain else None)
+        if street is None and not tracker.get_slot("help_description") and _tells_hardship(text):
+            # What happened, told before the place (嗯那个我舅舅是残疾人…房子一下雨就漏): kept as
+            # the description, not lost to a question asked again; the office asks the place.
+            dispatcher.utter_message(response="utter_street_skipped")
+            told = text[:MAX_DESCRIPTION]
+            return {"street": UNKNOWN, "help_description": told,
+                    "proposed_referrals": await proposed_referrals(tracker, told)}
         if street is None and failed_tries(tracker, "street") >= TRIES:
             dispatcher.utter_message(response="utter_street_skipped")  # optional: the office asks
             return {"street": UNKNOWN}

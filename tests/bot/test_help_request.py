@@ -294,6 +294,23 @@ async def test_a_question_is_no_street_and_two_misses_skip_it():
     assert await form.validate_street("平桥", CollectingDispatcher(), make_tracker(), DOMAIN) == {"street": "平桥"}
 
 
+async def test_what_happened_told_at_the_street_question_is_kept_as_the_description(services):
+    """A recogniser's run-on answer to 哪个乡镇 that tells the hardship: it becomes the
+    description (not asked again), the place is left for the office; a short miss is still
+    asked again."""
+    form, d = ValidateHelpForm(), CollectingDispatcher()
+    told = "嗯那个我是替我舅舅问的他是惨疾人一个人住然后他那个房子一下雨就漏"
+    t = make_tracker(text=told, events=asked("street", told), requested_slot="street")
+    got = await form.validate_street(told, d, t, DOMAIN)
+    assert got["street"] == UNKNOWN and got["help_description"] == told and "proposed_referrals" in got
+    assert responses(d) == ["utter_street_skipped"]
+    assert services.proposal_requests[-1]["text"] == told
+    d = CollectingDispatcher()
+    t = make_tracker({"help_description": "老伴住院"}, text=told, events=asked("street", told),
+                     requested_slot="street")
+    assert await form.validate_street(told, d, t, DOMAIN) == {"street": None}  # told already
+
+
 async def test_a_place_is_no_name_and_two_misses_go_on_without_one():
     form, d = ValidateHelpForm(), CollectingDispatcher()
     t = make_tracker(text="株洲", events=asked("citizen_name", "株洲", before=[]), requested_slot="citizen_name")
