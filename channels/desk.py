@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select
 from channels import events
 from channels.gateway import texts
 from channels.models import WITH_A_PERSON, CannedReply, Conversation, ConversationNote, Message
-from channels.phones import national
+from channels.phones import citizen_number, national
 from channels.states import move_conversation
 from hotline.db import utcnow
 from hotline.privacy import mask_phone, mask_text
@@ -50,7 +50,7 @@ class HeldBy(DeskError):
 
 def masked_contact(conv: Conversation) -> str:
     """How the desk names a citizen in lists: 138****1234, or the end of a WeChat openid."""
-    number = conv.contact_id if conv.channel in ("sms", "voice") else conv.phone
+    number = citizen_number(conv)
     if number:
         return mask_phone(national(number) or number)
     return f"…{conv.contact_id[-4:]}"
@@ -406,18 +406,21 @@ async def call_back_unclaimed(sf, outbound, settings, now: datetime | None = Non
 
 async def _list_call_back(sf, conv: Conversation, ref: str | None, now: datetime) -> None:
     """The agents' call-back list (console/outreach.py) holds it too, once per handoff."""
-    phone = national(conv.contact_id if conv.channel in ("sms", "voice") else conv.phone) or conv.phone
     async with sf() as s, s.begin():
         await referral.add_call_back(
             s, f"handoff:{conv.id}:{conv.pending_since.isoformat()}", "unclaimed_handoff", now,
-            conversation_id=conv.id, phone=phone,
+            conversation_id=conv.id, phone=_call_back_number(conv),
             reason=texts()["desk"]["call_back_reason"].format(
                 reason=conv.handoff_reason or "", reference_no=ref or "",
                 summary=mask_text(conv.handoff_summary or "")[:200]))
 
 
+def _call_back_number(conv: Conversation) -> str | None:
+    return national(citizen_number(conv)) or conv.phone
+
+
 async def _file_call_back(sf, conv: Conversation, minutes: float) -> str | None:
-    phone = national(conv.contact_id if conv.channel in ("sms", "voice") else conv.phone) or conv.phone
+    phone = _call_back_number(conv)
     if not phone:
         return None
     handoff = (conv.meta or {}).get("handoff") or {}

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from channels import events
 from channels.models import PRIORITY, WITH_A_PERSON, Conversation, Message
+from channels.phones import citizen_number
 from channels.rasa_client import RasaUnavailable, send_to_rasa
 from channels.states import move_conversation, move_message, move_messages
 from hotline.cache import UNAVAILABLE, breaker
@@ -651,7 +652,7 @@ class Gateway:
         said = (inbound.text or "").strip()
         if len(said) < 10 and handoff.get("summary"):  # "我要投诉": the summary tells more
             said = f"{said}\n{handoff['summary']}".strip()
-        phone = conv.contact_id if conv.channel in ("sms", "voice") else conv.phone
+        phone = citizen_number(conv)
         c, _ = await complaints.file(
             s, what_happened=said or "（未说明）", source_key=f"conv:{conv.id}:msg:{inbound.id}",
             filed_by="bot", channel=conv.channel, conversation_id=conv.id, phone=phone, now=now,

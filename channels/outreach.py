@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from channels.models import Conversation
 from channels.outbound import Outbound
-from channels.phones import e164
+from channels.phones import citizen_number, e164
 from channels.sms import opted_out
 from channels.wechat import notice_templates
 from hotline.db import utcnow
@@ -63,7 +63,7 @@ async def screen_opted_out(sf, row) -> bool:
             conv = await s.get(Conversation, row.conversation_id)
         if conv is not None and conv.unsubscribed_at is not None:
             return True
-        phone = conv and (conv.contact_id if conv.channel in ("sms", "voice") else conv.phone)
+        phone = conv and citizen_number(conv)
     else:
         phone = None
     phone = e164(row.phone or phone)
@@ -98,7 +98,7 @@ async def _decide(outbound: Outbound, o: Outreach, now: datetime):
         why = "群众已取消关注公众号" if conv.channel == "wechat" else "群众已退订短信"
         return "suppressed", why, None, conv.id
     by_sms = _by_sms(conv, outbound.settings, o.kind, now)
-    phone = e164(conv.contact_id if conv.channel in ("sms", "voice") else (o.phone or conv.phone))
+    phone = e164(o.phone if o.phone and conv.channel not in ("sms", "voice") else citizen_number(conv))
     if phone and await opted_out(outbound.sf, phone) is not None and (by_sms or conv.channel == "web"):
         return "suppressed", "群众已退订短信", None, conv.id
     if by_sms and (later := quiet_until(now)) is not None:

@@ -34,6 +34,12 @@ def known_to_bot(phone: str | None) -> dict:
     return {"phone": number} if number else {}
 
 
+def citizen_number(conv) -> str | None:
+    """The number of a conversation's citizen as stored: the texter's or caller's own, else the
+    one they gave (a WeChat or web citizen's, if any)."""
+    return conv.contact_id if conv.channel in ("sms", "voice") else conv.phone
+
+
 def phone_of(conv, msg) -> str | None:
     """The number that reaches the citizen of a conversation by SMS, for a message to them: the
     caller's or texter's own, else the one on the message (a ticket's), else one they gave."""

@@ -18,7 +18,7 @@ from sanic import Request, redirect
 from sanic import json as json_response
 
 from channels import desk, events
-from channels.phones import national
+from channels.phones import citizen_number, national
 from channels.rasa_client import tracker_slots
 from console import auth
 from console.views import _render, bp, labels
@@ -205,7 +205,7 @@ async def _complain(request: Request, conv_id: int, data: dict) -> dict:
             what_happened=str(data.get("what_happened", "")), wants=str(data.get("wants", "")),
             ticket_ref=str(data.get("ticket", "")).strip() or None,
             department=str(data.get("department", "")).strip() or None, conversation_id=conv.id,
-            phone=conv.contact_id if conv.channel in ("sms", "voice") else conv.phone,
+            phone=citizen_number(conv),
             channel=conv.channel, source_key=f"desk:complaint:{conv_id}:{key}")
     except service.ValidationError as exc:
         raise desk.DeskError("invalid", str(exc), field=exc.field) from None

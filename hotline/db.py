@@ -82,6 +82,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def for_update(session: AsyncSession, stmt, skip_locked: bool = False):
+    """`stmt` locking the rows it reads on PostgreSQL (SQLite, embedded, locks the whole file
+    for the writing transaction anyway)."""
+    if session.bind.dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
+
+
 def upsert_insert(session: AsyncSession):
     """The dialect's INSERT (with ON CONFLICT support): PostgreSQL in production, SQLite embedded."""
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db import utcnow
+from hotline.db import for_update, utcnow
 from hotline.privacy import mask_phone
 from referral import domain, outreach
 from referral.access import PermissionDenied, Viewer
@@ -150,9 +150,7 @@ async def list_complaints(sf: async_sessionmaker, viewer: Viewer, status: str | 
 
 async def _load(s: AsyncSession, reference_no: str, lock: bool = False) -> Complaint:
     stmt = select(Complaint).where(Complaint.reference_no == reference_no)
-    if lock and s.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    c = await s.scalar(stmt)
+    c = await s.scalar(for_update(s, stmt) if lock else stmt)
     if c is None:
         raise NotFound(reference_no)
     return c

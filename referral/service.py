@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, literal, literal_column, or_, select, u
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db import UTCDateTime, upsert_insert, utcnow
+from hotline.db import UTCDateTime, for_update, upsert_insert, utcnow
 from hotline.privacy import mask_name, mask_phone, phone_last4
 from referral import domain, units
 from referral.access import PermissionDenied, Viewer, can_view
@@ -174,7 +174,7 @@ def _fast_path_pending(t: Ticket) -> bool:
 
 def row_view(t: Ticket, now: datetime) -> dict:
     """A queue row: masked personal data only."""
-    due_in_s = _due_in_s(t, now)
+    due_in_s, pending = _due_in_s(t, now), _fast_path_pending(t)
     return {
         "reference_no": t.reference_no, "program": t.program, "department": t.department,
         "department_name": domain.department_name(t.department), "handling_unit": t.handling_unit,
@@ -188,8 +188,8 @@ def row_view(t: Ticket, now: datetime) -> dict:
         "breached": t.breached(now),
         "fast_path_due": iso_local(t.fast_path_due),
         "fast_path_given_at": iso_local(t.fast_path_given_at),
-        "fast_path_pending": _fast_path_pending(t),
-        "fast_path_overdue": _fast_path_pending(t) and t.fast_path_due < now,
+        "fast_path_pending": pending,
+        "fast_path_overdue": pending and t.fast_path_due < now,
         "notice_failed": t.notice_failed_at is not None,
         "paused": t.paused_at is not None, "created_at": iso_local(t.created_at),
     }
@@ -471,9 +471,7 @@ def _visible_to(viewer: Viewer):
 
 async def _load(s: AsyncSession, viewer: Viewer, reference_no: str, lock: bool = False) -> Ticket:
     stmt = select(Ticket).where(Ticket.reference_no == reference_no)
-    if lock and s.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    t = await s.scalar(stmt)
+    t = await s.scalar(for_update(s, stmt) if lock else stmt)
     if t is None or not can_view(viewer, t.department, t.unit_code):
         raise NotFound(reference_no)
     return t
@@ -670,10 +668,7 @@ async def call_back_result(sf: async_sessionmaker, viewer: Viewer, call_back_id:
         raise ValidationError("result", "result must be reached, no_answer or wrong_number")
     now = utcnow()
     async with sf() as s, s.begin():
-        stmt = select(CallBack).where(CallBack.id == call_back_id)
-        if s.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        c = await s.scalar(stmt)
+        c = await s.scalar(for_update(s, select(CallBack).where(CallBack.id == call_back_id)))
         if c is None:
             raise LookupError(call_back_id)
         if c.status != "open":
@@ -700,10 +695,7 @@ async def attach_citizen_reply(sf: async_sessionmaker, reference_no: str, text: 
     ticket and its clock resumes. None when the ticket no longer waits for them."""
     now = utcnow()
     async with sf() as s, s.begin():
-        stmt = select(Ticket).where(Ticket.reference_no == reference_no)
-        if s.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        t = await s.scalar(stmt)
+        t = await s.scalar(for_update(s, select(Ticket).where(Ticket.reference_no == reference_no)))
         if t is None or t.status not in OPEN_STATUSES:  # late (the pause expired) still counts
             return None
         was = t.status
@@ -1183,9 +1175,7 @@ async def _expire_pauses(s: AsyncSession, now: datetime) -> int:
     stmt = select(Ticket).where(
         Ticket.status == "waiting_citizen", Ticket.paused_at.is_not(None),
         Ticket.paused_at < working_days_before(now, domain.waiting_citizen_limit_days()))
-    if s.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)  # several workers: each ticket once
-    expired = list(await s.scalars(stmt))
+    expired = list(await s.scalars(for_update(s, stmt, skip_locked=True)))  # several workers: once
     for t in expired:
         waited_s = int((now - t.paused_at).total_seconds())
         _unpause(t, now)
