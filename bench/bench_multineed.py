@@ -69,7 +69,8 @@ def _items(paths) -> list[dict]:
 def report(items: list[dict], proposals: list[list[dict]]) -> dict:
     texts, gold = [i["text"] for i in items], [list(i["programs"]) for i in items]
     multi = [[p["program"] for p in ps] for ps in proposals]
-    single = [[p["program"] for p in ps if p["clause"] is None] for ps in proposals]
+    single = [[p["program"] for p in ps if p["clause"] is None and not p.get("by_department")]
+              for ps in proposals]
     misses = [{"text": t, "told": g, "proposed": m}
               for t, g, m in zip(texts, gold, multi, strict=True) if not set(g) <= set(m)]
     return {"descriptions": len(items), "proposals": scores(gold, multi),

@@ -7,8 +7,11 @@ a speech recogniser's run-on text, into overlapping spans), every clause is read
 read with confidence becomes a proposal. A clause also proposes the program of a word that
 tells a department's need outright (住院, 学费, 漏雨, 下岗, 瘫 …: referral/needs_cues.yml), which
 the classifier, one need a clause, ranks low when the clause tells two ("老伴住院孩子学费都没着落")
-or says it indirectly ("老头子瘫在床上" reads as 养老 first). The screen adds every program it
-found likely or possible. Nothing here files anything: the citizen or the agent confirms.
+or says it indirectly ("老头子瘫在床上" reads as 养老 first). A department counts too when its
+programs together reach the cut though none alone does: "家底掏空了" splits the classifier
+between 低保, 支出型困难 and 临时救助, all civil affairs, and the case is that department's all
+the same. The screen adds every program it found likely or possible. Nothing here files
+anything: the citizen or the agent confirms.
 
 The cut-offs and the cue words were set on conversations held by hand and on development sets
 (bench/multineed_dev*.yml, looked at while tuning); the held-out sets
@@ -116,7 +119,8 @@ def _ranked(need: dict) -> list[tuple[str | None, float]]:
 def from_reads(whole: dict, reads: dict[str, tuple[dict, Cut]]) -> list[dict]:
     """Proposals from the classifier's reads: the whole text's need first (what one referral
     would get), then each piece's needs read with the confidence its kind asks, in the order
-    told. `reads`: piece -> (need, cut)."""
+    told; then each department a read's programs reach together at its first cut (the whole
+    text's at a clause's), by its likeliest program. `reads`: piece -> (need, cut)."""
     found: dict[str, dict] = {}
     if whole.get("program") in domain.PROGRAMS:
         found[whole["program"]] = _proposal(whole["program"], "description",
@@ -127,7 +131,25 @@ def from_reads(whole: dict, reads: dict[str, tuple[dict, Cut]]) -> list[dict]:
                 break
             if program in domain.PROGRAMS and program not in found:
                 found[program] = _proposal(program, "description", confidence, clause=piece)
+    departments = {p["department"] for p in found.values()}
+    for piece, (need, cut) in [(None, (whole, CLAUSE_CUT)), *reads.items()]:
+        for department, (mass, program) in _by_department(need).items():
+            if mass >= cut.first and department not in departments:
+                departments.add(department)
+                found[program] = _proposal(program, "description", mass, clause=piece,
+                                           by_department=True)
     return list(found.values())
+
+
+def _by_department(need: dict) -> dict[str, tuple[float, str]]:
+    """department -> (its programs' confidences added, its likeliest program) of a read."""
+    out: dict[str, tuple[float, str]] = {}
+    for program, confidence in _ranked(need):
+        if program in domain.PROGRAMS:
+            department = domain.department_for(program)
+            mass, best = out.get(department, (0.0, program))
+            out[department] = (mass + confidence, best)
+    return out
 
 
 def from_cues(text: str, found: list[dict]) -> list[dict]:

@@ -65,6 +65,27 @@ def test_a_clause_that_tells_two_needs_proposes_both_when_the_second_is_ranked_h
     assert needs.from_reads({}, unsure) == []
 
 
+def test_a_department_whose_programs_together_are_sure_enough_is_proposed_by_its_likeliest():
+    def need(*ranking):
+        return {"program": ranking[0][0], "confidence": ranking[0][1],
+                "ranking": [{"program": p, "confidence": c} for p, c in ranking]}
+
+    # 家底掏空了: the classifier hesitates between three of civil affairs' programs
+    drained = "看病把家底都掏空了欠了一屁股债"
+    split = need(("expenditure_hardship", 0.3), ("temporary", 0.15), ("medical", 0.14), ("dibao", 0.1))
+    found = needs.from_reads({"program": "medical", "confidence": 0.6},
+                             {drained: (split, needs.CLAUSE_CUT)})
+    assert [(p["program"], p["department"], p["confidence"], p.get("by_department"))
+            for p in found] == [("medical", "medical", 0.6, None),
+                                ("expenditure_hardship", "civil_affairs", 0.55, True)]
+    # not below the cut of its kind of piece: 0.55 is short of a span's
+    assert [p["program"] for p in needs.from_reads({}, {drained[:12]: (split, needs.SPAN_CUT)})] == []
+    # a department already proposed is not proposed again under another of its programs
+    told = need(("dibao", 0.7), ("temporary", 0.2))
+    assert [p["program"] for p in needs.from_reads({}, {drained: (told, needs.CLAUSE_CUT)})] == ["dibao"]
+    # the whole text counts as a clause does
+    assert [p["program"] for p in needs.from_reads(split, {})] == ["expenditure_hardship"]
+
 def test_a_clause_proposes_the_need_its_words_tell_outright_once_per_department():
     told = "俺老头子瘫在床上好几年了，屋头房子又漏雨，老伴住院，住院押金也交不上"
     found = needs.from_cues(told, [])
