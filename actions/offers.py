@@ -4,7 +4,10 @@ conversation's context before the bot says it did not understand:
   that program and region;
 - a hardship told ("我娃儿考上大学了 学费凑不齐") is a request for help: the bot names the
   program and offers to file it; 好 right after the offer starts the help form with the
-  description kept (ActionAffirm)."""
+  description kept (ActionAffirm);
+- a hardship that tells several needs ("老伴住院了 孙子的学费也没着落") is offered as one request
+  with a referral per need (一门受理): the bot names each with its department, and the form
+  asks at its end which to file."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.interruptions import latest_intent
 from actions.policy import ActionAnswerPolicy, aspect_in_text
-from actions.vocabulary import cjk, department_name, offerable_department, offerable_need, program_name
+from actions.vocabulary import (OFFER_MIN_CHARS, cjk, department_name, department_of, offerable_department,
+                                 offerable_need, program_name, vocabulary)
 
 MAX_DESCRIPTION = 2000
 OFFERING_ACTIONS = ("action_offer_help", "action_fallback")  # they offer a request for a need told
@@ -33,23 +37,36 @@ async def read_in_context(dispatcher: CollectingDispatcher, tracker: Tracker,
     text = tracker.latest_message.get("text") or ""
     if tracker.get_slot("program") and len(cjk(text)) <= FOLLOW_UP_MAX_CHARS and aspect_in_text(text):
         return await ActionAnswerPolicy().run(dispatcher, tracker, domain) + [SlotSet("help_offered", False)]
-    return offer_help(dispatcher, tracker)
+    return await offer_help(dispatcher, tracker)
 
 
-def offer_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
+async def offer_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
     """Offer to file a request for the need the citizen described, keeping the description
-    (the form does not ask for it again) and the program (a follow-up such as 要什么条件 is
-    about it); None when the message describes no need."""
+    (the form does not ask for it again), the program (a follow-up such as 要什么条件 is
+    about it) and, when several needs were told, the referral proposed for each (the form asks
+    which to file); None when the message describes no need."""
+    # help_request builds on this module (the description's length, the form's start)
+    from actions.help_request import proposed_referrals
+
+    text = (tracker.latest_message.get("text") or "")[:MAX_DESCRIPTION]
     program = offerable_need(tracker.latest_message)
     department = None if program else offerable_department(tracker.latest_message)
-    if program is None and department is None:
+    # A need of each of two departments splits the classifier's reading of the whole: the
+    # proposals read the description piece by piece (POST /api/cases/proposals).
+    several = await proposed_referrals(tracker, text) if len(cjk(text)) >= OFFER_MIN_CHARS else []
+    if program is None and department is None and not several:
         return None
-    if program:
+    if several:
+        item = vocabulary()["referral_choice"]["offer_item"]
+        dispatcher.utter_message(response="utter_offer_help_several", choices="、".join(
+            item.format(program_name=program_name(p), department_name=department_name(department_of().get(p)))
+            for p in several))
+    elif program:
         dispatcher.utter_message(response="utter_offer_help", program_name=program_name(program))
     else:  # several programs of one department fit: the department names it, a person routes it
         dispatcher.utter_message(response="utter_offer_help_department", department_name=department_name(department))
     return [SlotSet("help_offered", True), SlotSet("program", program), SlotSet("aspect", None),
-            SlotSet("help_description", (tracker.latest_message.get("text") or "")[:MAX_DESCRIPTION])]
+            SlotSet("help_description", text), SlotSet("proposed_referrals", several)]
 
 
 class ActionOfferHelp(Action):

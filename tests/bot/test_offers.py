@@ -33,16 +33,61 @@ def test_a_need_is_offered_only_when_told_at_length_and_read_with_confidence():
     assert offerable_need(parse("先帮俺登记", "nlu_fallback", "legal_aid", 0.9)) is None  # no description
 
 
-async def test_a_hardship_not_understood_is_offered_a_request_with_its_description_kept():
+async def test_a_hardship_not_understood_is_offered_a_request_with_its_description_kept(services):
+    services.proposals = ["education"]  # one need: offered by its program, as before
     d = CollectingDispatcher()
     events = await ActionFallback().run(d, tracker_for(SCHOOL_FEES, "nlu_fallback", "education", 0.95), DOMAIN)
     assert responses(d) == ["utter_offer_help"]
     assert "教育救助" in texts_of(d)[0] and len(texts_of(d)[0]) <= 70
     assert slots_set(events) == {"help_offered": True, "program": "education", "aspect": None,
-                                 "help_description": SCHOOL_FEES}
+                                 "help_description": SCHOOL_FEES, "proposed_referrals": []}
+    assert services.proposal_requests[-1]["text"] == SCHOOL_FEES
 
 
-async def test_out_of_scope_and_bare_answers_keep_their_reply_when_nothing_is_told():
+TWO_NEEDS = "俺老伴腰椎做了手术躺了半年 家里借遍了亲戚 孙子的书本钱也没着落"
+
+
+async def test_a_hardship_telling_two_departments_needs_is_offered_as_one_request_for_both(services):
+    """The classifier reads the whole as civil affairs' (its programs added up); the proposals
+    read it piece by piece and find the operation and the grandson's schooling: the offer names
+    both departments, and the form, once 好 starts it, asks which to file (referral_choice)."""
+    services.proposals = ["medical", "education"]
+    t = make_tracker({}, TWO_NEEDS, intent="nlu_fallback")
+    t.latest_message = {"text": TWO_NEEDS, "intent": {"name": "nlu_fallback"}, "entities": [], "need": {
+        "program": None, "confidence": 0.4, "ranking": [
+            {"program": "temporary", "confidence": 0.4}, {"program": "expenditure_hardship", "confidence": 0.3},
+            {"program": "medical", "confidence": 0.2}]}}
+    d = CollectingDispatcher()
+    events = await ActionFallback().run(d, t, DOMAIN)
+    (offer,) = texts_of(d)
+    assert responses(d) == ["utter_offer_help_several"]
+    assert "医疗救助（医保部门）、教育救助（教育部门）" in offer and "回复“好”" in offer and len(offer) <= 70
+    slots = slots_set(events)
+    assert slots["proposed_referrals"] == ["medical", "education"] and slots["help_description"] == TWO_NEEDS
+    assert slots["help_offered"] is True
+    from actions.help_request import ValidateHelpForm
+
+    form_slots = {**slots, "region": "341503"}
+    asked = await ValidateHelpForm().required_slots(
+        ["citizen_name", "phone", "region", "street", "help_description"], CollectingDispatcher(),
+        make_tracker(form_slots, "好", intent="affirm"), DOMAIN)
+    assert asked[-1] == "referral_choice" and "region" not in asked
+
+
+async def test_the_offer_falls_back_to_one_department_when_the_proposals_cannot_be_had(services):
+    services.status["proposals"] = 503
+    services.proposals = ["medical", "education"]
+    t = make_tracker({}, TWO_NEEDS, intent="nlu_fallback")
+    t.latest_message = {"text": TWO_NEEDS, "intent": {"name": "nlu_fallback"}, "entities": [], "need": {
+        "program": None, "confidence": 0.4, "ranking": [
+            {"program": "temporary", "confidence": 0.4}, {"program": "expenditure_hardship", "confidence": 0.3}]}}
+    d = CollectingDispatcher()
+    events = await ActionFallback().run(d, t, DOMAIN)
+    assert responses(d) == ["utter_offer_help_department"] and "民政部门" in texts_of(d)[0]
+    assert slots_set(events)["proposed_referrals"] == []
+
+
+async def test_out_of_scope_and_bare_answers_keep_their_reply_when_nothing_is_told(services):
     d = CollectingDispatcher()
     events = await ActionOfferHelp().run(d, tracker_for("今天天气怎么样", "out_of_scope", None, 0.3), DOMAIN)
     assert responses(d) == ["utter_out_of_scope"] and slots_set(events) == {"help_offered": False}
@@ -91,7 +136,7 @@ async def test_yes_right_after_the_offer_starts_the_help_form_and_only_then():
     assert responses(d) == ["utter_affirm_ack"]
 
 
-async def test_a_hardship_between_programs_of_one_department_is_offered_by_the_department():
+async def test_a_hardship_between_programs_of_one_department_is_offered_by_the_department(services):
     text = "俺家老爷们儿干活把腰整折了 啥也干不了 家里揭不开锅了 咋整啊"
     t = make_tracker({}, text, intent="nlu_fallback")
     t.latest_message = {"text": text, "intent": {"name": "nlu_fallback"}, "entities": [], "need": {

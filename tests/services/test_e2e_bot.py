@@ -124,6 +124,27 @@ async def test_a_household_asks_once_and_each_department_gets_its_referral(http,
     assert len(told) == 1 and ref in told[0], got
 
 
+async def test_a_hardship_told_before_any_request_is_offered_to_every_department_it_needs(http, sessions):
+    """The way people start: the hardship first, no 我要求助. The offer names each department
+    (not civil affairs alone), 好 starts the form without asking what happened again, and the
+    form's last question files both needs as one case."""
+    sender, region, phone = new_sender(), "341503", f"139{uuid.uuid4().int % 10**8:08d}"
+    reply = await say(http, sender, "俺老伴腰椎做了手术躺了半年 家里借遍了亲戚 孙子的书本钱也没着落", region)
+    assert "医保部门" in reply and "教育部门" in reply and "回复“好”" in reply, reply
+    assert "称呼" in await say(http, sender, "好", region)
+    assert "手机" in await say(http, sender, "王秀英", region)
+    assert "乡镇" in await say(http, sender, phone, region)
+    reply = await say(http, sender, "苏埠镇", region)
+    assert "都帮您登记吗" in reply and "医疗救助" in reply and "教育" in reply, reply
+    reply = await say(http, sender, "都要", region)
+    ref = REFERENCE.search(reply).group(0)
+    assert "医保" in reply and "教育" in reply, reply
+    supervisor = Viewer("e2e_sup", "supervisor")
+    case = await service.get_case(sessions, supervisor, ref)
+    # 家里借遍了亲戚 may be read as civil affairs' need too: the operation and the schooling must be there
+    assert {"education", "medical"} <= {r["department"] for r in case["referrals"]}, case
+
+
 async def test_status_lookup_asks_number_then_digits(http):
     filer = new_sender()
     for text in ("我要求助", "王秀英", "13800001234", "苏埠镇"):
