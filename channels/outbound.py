@@ -88,9 +88,14 @@ class Lease:
         payload = dict(self.msg.payload or {})
         payload["sent_parts"] = {**(payload.get("sent_parts") or {}), channel: sent}
         payload.update(fields)
-        async with self.sf() as s, s.begin():
-            got = await s.execute(update(Message).where(self._ours()).values(payload=payload))
-        if not got.rowcount:
+
+        async def write() -> int:
+            async with self.sf() as s, s.begin():
+                return (await s.execute(update(Message).where(self._ours()).values(payload=payload))).rowcount
+
+        # The provider has taken the part: a database restarting now must not make it go again
+        # (a retry would resume before it), so the record waits for the database as the result's does.
+        if not await persist(write, until=self.until - RECORD_MARGIN if self.until else None):
             raise LeaseLost(f"message {self.msg.id} was taken over by another worker")
         self.msg.payload = payload
 

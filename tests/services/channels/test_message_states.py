@@ -215,6 +215,56 @@ async def test_a_delivery_whose_worker_died_resumes_after_the_last_part_sent(app
     assert _bodies(app, phone) == parts  # the rest, and only the rest
 
 
+class _DatabaseAway:
+    """The sessions of one worker while the database restarts: from `away()` on, every use is
+    refused for `down_s` seconds (as asyncpg is, connecting to a server that is not there)."""
+
+    def __init__(self, sf, down_s: float):
+        self.sf, self.down_s, self.back = sf, down_s, None
+
+    def away(self) -> None:
+        self.back = utcnow() + timedelta(seconds=self.down_s)
+
+    def __call__(self):
+        if self.back and utcnow() < self.back:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        return self.sf()
+
+
+class _ThenTheDatabaseGoes:
+    """An SMS provider that takes the first part, and then the database goes away."""
+
+    def __init__(self, api: TwilioApi, db: _DatabaseAway):
+        self.real, self.db = sms.TwilioSms(api), db
+
+    async def send(self, to, text, **kw):
+        sent = await self.real.send(to, text, **kw)
+        if self.db.back is None:
+            self.db.away()
+        return sent
+
+
+async def test_a_part_the_provider_took_just_before_the_database_went_away_goes_once(app):
+    """The record of each part sent waits for the database (as the result's does): a restart
+    between Twilio's "accepted" and that record does not send the part again."""
+    ctx = app["ctx"]
+    conv_id, phone = await _sms_conversation(ctx)
+    parts = sms_parts(LONG_SMS)
+    db = _DatabaseAway(ctx.sessions, down_s=1.5)
+    worker = Outbound(db, ctx.redis, ctx.settings,
+                      {"sms": sms.sender(ctx, _ThenTheDatabaseGoes(TwilioApi(ctx.http, ctx.settings.channels), db))})
+    async with ctx.sessions() as s, s.begin():
+        msg = Message(conversation_id=conv_id, direction="out", author="agent", channel="sms",
+                      state="queued", text=LONG_SMS, payload={"text": LONG_SMS}, attempts=0,
+                      next_attempt_at=utcnow(), created_at=utcnow())
+        s.add(msg)
+    assert await worker.deliver(msg.id) == "sent"
+    assert db.back is not None and _bodies(app, phone) == parts  # each part once, in order
+    async with ctx.sessions() as s:
+        row = await s.get(Message, msg.id)
+    assert row.state == "sent" and row.attempts == 1 and row.payload["sent_parts"]["sms"] == len(parts)
+
+
 async def _accepted(ctx) -> str:
     """A ticket filed by SMS, just claimed: its 'accepted' notice waits to be relayed."""
     ref = await file(ctx, "sms", None, new_phone())
