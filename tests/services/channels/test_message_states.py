@@ -251,8 +251,8 @@ async def test_a_part_the_provider_took_just_before_the_database_went_away_goes_
     conv_id, phone = await _sms_conversation(ctx)
     parts = sms_parts(LONG_SMS)
     db = _DatabaseAway(ctx.sessions, down_s=1.5)
-    worker = Outbound(db, ctx.redis, ctx.settings,
-                      {"sms": sms.sender(ctx, _ThenTheDatabaseGoes(TwilioApi(ctx.http, ctx.settings.channels), db))})
+    provider = _ThenTheDatabaseGoes(TwilioApi(ctx.http, ctx.settings.channels), db)
+    worker = Outbound(db, ctx.redis, ctx.settings, {"sms": sms.sender(ctx, provider)})
     async with ctx.sessions() as s, s.begin():
         msg = Message(conversation_id=conv_id, direction="out", author="agent", channel="sms",
                       state="queued", text=LONG_SMS, payload={"text": LONG_SMS}, attempts=0,
