@@ -92,6 +92,16 @@ def reported_emergency(tracker: Tracker) -> bool:
     )
 
 
+def emergency_told(tracker: Tracker) -> Optional[str]:
+    """The emergency the citizen told just before declining the offer of a person (不用, 先登记:
+    the message that starts the form), when it tells what happened at some length."""
+    said = [e for e in tracker.events if e.get("event") == "user"][-2:]
+    if len(said) < 2 or ((said[0].get("parse_data") or {}).get("intent") or {}).get("name") != "report_emergency":
+        return None
+    text = (said[0].get("text") or "").strip()
+    return text[:MAX_DESCRIPTION] if _tells_hardship(text) else None
+
+
 def _description_message(tracker: Tracker, description: str) -> dict:
     """The parse of the citizen's message that told what happened."""
     for event in reversed(tracker.events):
@@ -212,6 +222,16 @@ class ValidateHelpForm(InterruptibleFormValidation):
             dispatcher.utter_message(response="utter_contact_after_filing")
             return [SlotSet(requested, None)]
         return await super().run(dispatcher, tracker, domain)
+
+    async def extra_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict) -> List[Dict[Text, Any]]:
+        events = await super().extra_events(dispatcher, tracker, domain)
+        told = None if tracker.get_slot("help_description") else emergency_told(tracker)
+        if told:
+            # 不用 to the offer of a person: the emergency as told is what happened; not asked again
+            events += [SlotSet("help_description", told),
+                       SlotSet("proposed_referrals", await proposed_referrals(tracker, told))]
+        return events
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:

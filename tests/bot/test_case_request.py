@@ -124,3 +124,26 @@ async def test_the_lookup_of_a_case_tells_each_referral_in_one_sentence(services
     await ActionCheckTicketStatus().run(d, make_tracker({"reference_no": "12349-20261122-0001",
                                                           "phone_last4": "1234"}), DOMAIN)
     assert texts_of(d) == [f"编号12349-20261122-0001：{summary}"]
+
+
+async def test_an_emergency_told_then_filed_is_not_asked_again_and_each_department_is_offered(services):
+    """不用 to the offer of a person starts the form: the emergency the citizen told is what
+    happened (an elderly citizen in a fallen house is not asked to tell it twice), and its needs
+    of other departments are proposed beside it."""
+    told = "我家老头子中风了 住院钱交不起 房子也塌了半边 下雨天没地方住"
+    said = [{"event": "user", "text": told,
+             "parse_data": {"intent": {"name": "report_emergency", "confidence": 0.9}, "text": told}},
+            {"event": "action", "name": "utter_emergency_offer_human"}]
+    services.proposals = ["temporary", "medical", "housing"]
+    t = make_tracker({"region": "430200"}, "不用", intent="deny", events=said, form_turn="help_form")
+    slots = slots_set(await ValidateHelpForm().run(CollectingDispatcher(), t, DOMAIN))
+    assert slots["help_description"] == told and services.proposal_requests[-1]["text"] == told
+    assert slots["proposed_referrals"][1:] == ["medical", "housing"]
+    assert slots["requested_slot"] == "citizen_name"
+    # a short cry (救命) or a message that was no emergency is not taken for what happened
+    short = [{"event": "user", "text": "着火了", "parse_data": {"intent": {"name": "report_emergency"}}}]
+    t = make_tracker({}, "不用", intent="deny", events=short, form_turn="help_form")
+    assert "help_description" not in slots_set(await ValidateHelpForm().run(CollectingDispatcher(), t, DOMAIN))
+    policy = [{"event": "user", "text": told, "parse_data": {"intent": {"name": "ask_policy"}}}]
+    t = make_tracker({}, "我要求助", intent="request_help", events=policy, form_turn="help_form")
+    assert "help_description" not in slots_set(await ValidateHelpForm().run(CollectingDispatcher(), t, DOMAIN))
