@@ -165,6 +165,16 @@ async def proposed_referrals(tracker: Tracker, description: str) -> List[str]:
     return programs[:MAX_PROPOSED] if len(programs) >= 2 else []
 
 
+def proposals_text(programs: List[str], template: str, sep: str) -> str:
+    """The proposed referrals as the citizen reads them: each program with the department it
+    would go to, numbered from 1 (actions/vocabulary.yml `referral_choice`: `line` in the
+    form's question, `offer_item` in the offer before it)."""
+    fmt = vocabulary()["referral_choice"][template]
+    return sep.join(fmt.format(n=n, program_name=program_name(p),
+                               department_name=department_name(department_of().get(p)))
+                    for n, p in enumerate(programs, 1))
+
+
 _DIGIT = re.compile(r"[1-8]")
 
 
@@ -198,11 +208,8 @@ class ActionAskReferralChoice(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        line = vocabulary()["referral_choice"]["line"]
-        choices = "\n".join(line.format(n=n, program_name=program_name(p),
-                                         department_name=department_name(department_of().get(p)))
-                             for n, p in enumerate(tracker.get_slot("proposed_referrals") or [], 1))
-        dispatcher.utter_message(response="utter_ask_referral_choice", choices=choices)
+        dispatcher.utter_message(response="utter_ask_referral_choice", choices=proposals_text(
+            tracker.get_slot("proposed_referrals") or [], "line", "\n"))
         return []
 
 

@@ -19,8 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.interruptions import latest_intent
 from actions.policy import ActionAnswerPolicy, aspect_in_text
-from actions.vocabulary import (OFFER_MIN_CHARS, cjk, department_name, department_of, offerable_department,
-                                 offerable_need, program_name, vocabulary)
+from actions.vocabulary import OFFER_MIN_CHARS, cjk, department_name, offerable_department, offerable_need, program_name
 
 MAX_DESCRIPTION = 2000
 OFFERING_ACTIONS = ("action_offer_help", "action_fallback")  # they offer a request for a need told
@@ -46,7 +45,7 @@ async def offer_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> Opti
     about it) and, when several needs were told, the referral proposed for each (the form asks
     which to file); None when the message describes no need."""
     # help_request builds on this module (the description's length, the form's start)
-    from actions.help_request import proposed_referrals
+    from actions.help_request import proposals_text, proposed_referrals
 
     text = (tracker.latest_message.get("text") or "")[:MAX_DESCRIPTION]
     program = offerable_need(tracker.latest_message)
@@ -57,10 +56,8 @@ async def offer_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> Opti
     if program is None and department is None and not several:
         return None
     if several:
-        item = vocabulary()["referral_choice"]["offer_item"]
-        dispatcher.utter_message(response="utter_offer_help_several", choices="、".join(
-            item.format(program_name=program_name(p), department_name=department_name(department_of().get(p)))
-            for p in several))
+        dispatcher.utter_message(response="utter_offer_help_several",
+                                 choices=proposals_text(several, "offer_item", "、"))
     elif program:
         dispatcher.utter_message(response="utter_offer_help", program_name=program_name(program))
     else:  # several programs of one department fit: the department names it, a person routes it
